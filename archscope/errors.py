@@ -1,0 +1,52 @@
+"""The error contract: every input problem is one ArchscopeError with a location.
+
+The CLI prints ``str(error)`` on one line and exits with code 2; the Python API lets it propagate.
+"""
+
+from __future__ import annotations
+
+
+class ArchscopeError(Exception):
+    """A problem with the user's input (file, YAML, option), never a bug in archscope.
+
+    ``file``, ``line`` (1-based YAML line) and ``layer`` (YAML layer index) are filled in where they apply,
+    so the message can point at the exact row of the model file.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        layer: int | None = None,
+        module: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.layer = layer
+        self.module = module
+
+    def located(self, *, file=None, line=None, layer=None, module=None) -> "ArchscopeError":
+        """Fill in location fields that are still unknown (inner code rarely knows the file)."""
+        self.file = self.file or file
+        self.line = self.line if self.line is not None else line
+        self.layer = self.layer if self.layer is not None else layer
+        self.module = self.module or module
+        return self
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file + (f":{self.line}" if self.line is not None else "")
+        if self.layer is not None:
+            what = f"layer {self.layer}" + (f" ({self.module})" if self.module else "")
+            where = f"{where}: {what}" if where else what
+        text = " ".join(self.message.split())  # always one line
+        return f"{where}: {text}" if where else text
+
+
+class GateFailure(Exception):
+    """A CI gate did not pass (exit code 1, not an input error)."""
