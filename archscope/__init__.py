@@ -1,0 +1,37 @@
+"""archscope: what does this architecture change cost, and why?
+
+Python API (torch is imported only when a model is built)::
+
+    import archscope
+    report = archscope.profile("model.yaml", scale="n", imgsz="640x384")
+    report.to_dict()  # the JSON that `archscope profile --format json` prints
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import ArchscopeError
+
+__version__ = "0.1.0"
+__all__ = ["ArchscopeError", "ModelReport", "profile", "__version__"]
+
+if TYPE_CHECKING:
+    from .report import ModelReport
+
+
+def profile(*args: Any, **kwargs: Any) -> "ModelReport":
+    from .api import profile as _profile
+
+    return _profile(*args, **kwargs)
+
+
+profile.__doc__ = "Profile a model YAML (path or dict); see archscope.api.profile for the options."
+
+
+def __getattr__(name: str):
+    if name == "ModelReport":
+        from .report import ModelReport
+
+        return ModelReport
+    raise AttributeError(name)

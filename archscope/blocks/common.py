@@ -19,6 +19,7 @@ from ..registry import (
     ConcatChannels,
     CustomRule,
     InputOnly,
+    Resolved,
     SameAsInput,
     ScaledOut,
     block,
@@ -36,6 +37,9 @@ class BuildContext:
 
     default_act: nn.Module | None = None
     legacy_heads: bool = True
+    # Activations that Ultralytics keeps per class rather than per model (RepConv, ConvTranspose: always SiLU,
+    # whatever the YAML's ``activation:`` says), one shared instance per key, as a class attribute would be.
+    shared: dict = dataclasses.field(default_factory=dict)
 
 
 _context: contextvars.ContextVar[BuildContext | None] = contextvars.ContextVar("archscope_build", default=None)
@@ -65,9 +69,20 @@ def _shared_default_act() -> nn.Module:
     return ctx.default_act
 
 
-def resolve_act(act) -> nn.Module:
-    """``True``: the model's default activation; an nn.Module: itself; anything else: identity."""
+def shared_module(key: str, make) -> nn.Module:
+    """One module instance per build for ``key`` (made by ``make()`` on first use), like a class attribute."""
+    ctx = current_context()
+    if key not in ctx.shared:
+        ctx.shared[key] = make()
+    return ctx.shared[key]
+
+
+def resolve_act(act, default_key: str | None = None) -> nn.Module:
+    """``True``: the model's default activation (or the shared per-class SiLU named ``default_key``);
+    an nn.Module: itself; anything else: identity."""
     if act is True:
+        if default_key is not None:
+            return shared_module(default_key, nn.SiLU)
         return _shared_default_act()
     if isinstance(act, nn.Module):
         return act
@@ -103,6 +118,96 @@ class DWConv(Conv):
 
     def __init__(self, c1, c2, k=1, s=1, d=1, act=True):
         super().__init__(c1, c2, k, s, g=math.gcd(c1, c2), d=d, act=act)
+
+
+@block(family="conv", channels=ScaledOut())
+class GhostConv(nn.Module):
+    """Ghost convolution (GhostNet, Han et al. 2020): a primary conv makes half the output channels, a cheap 5x5
+    depthwise conv on those makes the other half, and both halves are concatenated."""
+
+    def __init__(self, c1, c2, k=1, s=1, g=1, act=True):
+        super().__init__()
+        c_ = c2 // 2
+        self.cv1 = Conv(c1, c_, k, s, None, g, act=act)
+        self.cv2 = Conv(c_, c_, 5, 1, None, c_, act=act)
+
+    def forward(self, x):
+        y = self.cv1(x)
+        return torch.cat((y, self.cv2(y)), 1)
+
+
+def _explicit_in_out(ctx, blk):
+    """Rows that list their input channels themselves (``[c1, c2, ...]``): args as written, out = args[1]."""
+    if len(ctx.args) < 2:
+        raise ArchscopeError(f"{blk} needs [in_channels, out_channels, ...] as its first arguments")
+    c_in = ctx.single_input(blk)
+    c1, c2 = ctx.args[0], ctx.args[1]
+    for c in (c1, c2):
+        if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+            raise ArchscopeError(f"{blk}: channel counts must be positive integers, got {c!r}")
+    if c1 != c_in:
+        raise ArchscopeError(f"{blk} declares {c1} input channels, but its input has {c_in}")
+    return Resolved(list(ctx.args), c2)
+
+
+@block(family="conv", channels=CustomRule(_explicit_in_out, "args as written [c1, c2, ...], out = c2"))
+class RepConv(nn.Module):
+    """RepVGG-style block (Ding et al. 2021): a k x k conv+BN and a 1x1 conv+BN in parallel (plus an identity BN
+    when ``bn`` and shapes allow), summed, then activated. Training-time form (not fused).
+
+    Ultralytics treats it as a plain layer: the YAML row lists ``c1`` itself, and its activation is a per-class SiLU
+    (the YAML's ``activation:`` does not apply).
+    """
+
+    def __init__(self, c1, c2, k=3, s=1, p=1, g=1, d=1, act=True, bn=False, deploy=False):
+        super().__init__()
+        if k != 3 or p != 1:
+            raise ArchscopeError(f"RepConv supports k=3, p=1 only (got k={k}, p={p})")
+        self.g, self.c1, self.c2 = g, c1, c2
+        self.act = resolve_act(act, default_key="RepConv")
+        self.bn = nn.BatchNorm2d(c1) if bn and c2 == c1 and s == 1 else None
+        self.conv1 = Conv(c1, c2, k, s, p=p, g=g, act=False)
+        self.conv2 = Conv(c1, c2, 1, s, p=(p - k // 2), g=g, act=False)
+
+    def forward(self, x):
+        identity = 0 if self.bn is None else self.bn(x)
+        return self.act(self.conv1(x) + self.conv2(x) + identity)
+
+
+@block(family="conv", channels=ScaledOut())
+class Focus(nn.Module):
+    """Space-to-depth (YOLOv5's Focus): the four pixel-phase subimages stacked on channels (4*c1), then a Conv."""
+
+    def __init__(self, c1, c2, k=1, s=1, p=None, g=1, act=True):
+        super().__init__()
+        self.conv = Conv(c1 * 4, c2, k, s, p, g, act=act)
+
+    def forward(self, x):
+        return self.conv(
+            torch.cat((x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]), 1)
+        )
+
+
+@block(family="conv", channels=ScaledOut())
+class ConvTranspose(nn.Module):
+    """ConvTranspose2d (bias only without BN) + optional BatchNorm2d + activation (a per-class SiLU by default)."""
+
+    def __init__(self, c1, c2, k=2, s=2, p=0, bn=True, act=True):
+        super().__init__()
+        self.conv_transpose = nn.ConvTranspose2d(c1, c2, k, s, p, bias=not bn)
+        self.bn = nn.BatchNorm2d(c2) if bn else nn.Identity()
+        self.act = resolve_act(act, default_key="ConvTranspose")
+
+    def forward(self, x):
+        return self.act(self.bn(self.conv_transpose(x)))
+
+
+@block(family="conv", channels=ScaledOut())
+class DWConvTranspose2d(nn.ConvTranspose2d):
+    """Depthwise-style transposed conv: groups = gcd(c1, c2), with bias."""
+
+    def __init__(self, c1, c2, k=1, s=1, p1=0, p2=0):
+        super().__init__(c1, c2, k, s, p1, p2, groups=math.gcd(c1, c2))
 
 
 @block(family="routing", channels=ConcatChannels())

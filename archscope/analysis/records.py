@@ -1,0 +1,68 @@
+"""Plain data produced by the counting engine and consumed by roofline, reports and renderers.
+
+Kept free of torch imports so reports can be loaded, compared and rendered without torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class OpRecord:
+    """One ATen operator call seen during the counted forward."""
+
+    op: str  # ATen overload packet name, e.g. "convolution", "bmm", "add"
+    layer: int  # YAML layer index; -1 if outside every layer
+    path: str  # sub-module path inside the layer, e.g. "m.0.attn.qkv" ("" = the layer module itself)
+    mac_flops: int  # 2 per multiply-add (conv, linear, mm/bmm/matmul, einsum, SDPA)
+    other_flops: int  # elementwise, norms, softmax, pooling, resize, conv/linear bias adds
+    bytes_read: int  # every input tensor (activations and weights) at the analysed dtype
+    bytes_written: int  # every output tensor at the analysed dtype
+
+    @property
+    def flops(self) -> int:
+        return self.mac_flops + self.other_flops
+
+    @property
+    def bytes(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+
+@dataclass(slots=True)
+class CostTotals:
+    """Additive costs of a layer, a sub-module, or the whole model."""
+
+    flops: int = 0
+    mac_flops: int = 0
+    other_flops: int = 0
+    bytes_unfused: int = 0
+
+    def add(self, op: OpRecord) -> None:
+        self.flops += op.flops
+        self.mac_flops += op.mac_flops
+        self.other_flops += op.other_flops
+        self.bytes_unfused += op.bytes
+
+
+@dataclass(slots=True)
+class LayerCosts:
+    """Everything the engine measures for one YAML layer."""
+
+    index: int
+    totals: CostTotals = field(default_factory=CostTotals)
+    bytes_fused: int = 0  # layer inputs + weights + outputs only (as if everything inside stayed on chip)
+    activation_bytes: int = 0  # bytes of the layer's output tensor(s)
+    gflops_ultralytics: float = 0.0  # what Ultralytics 8.4 (ultralytics-thop 2.2) would print for this layer
+    gflops_legacy: float = 0.0  # module-hook-only count of older Ultralytics / thop (blind to functional matmuls)
+    submodules: dict[str, CostTotals] = field(default_factory=dict)  # path -> costs, every depth
+
+
+@dataclass(slots=True)
+class ModelCosts:
+    dtype: str
+    bytes_per_element: int
+    layers: list[LayerCosts]
+    ops: list[OpRecord]
+    peak_activation_bytes: int  # live tensors over the forward, honouring the `from` indices
+    outside: CostTotals = field(default_factory=CostTotals)  # ops not inside any layer (should be none)

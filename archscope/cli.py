@@ -1,0 +1,148 @@
+"""The command line: options in, one API call, a renderer out. Nothing here imports torch at module level,
+so ``archscope --help`` answers before torch would have finished importing."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from enum import Enum
+from typing import Optional
+
+import typer
+
+from .errors import ArchscopeError
+
+app = typer.Typer(
+    name="archscope",
+    help="What does this architecture change cost, and why? Profile Ultralytics-style model YAMLs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    md = "md"
+    html = "html"
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"archscope: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def handles_errors(command):
+    """Input errors -> one line on stderr and exit 2; anything else -> one line and exit 1 (no traceback
+    unless ARCHSCOPE_DEBUG is set)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ArchscopeError as exc:
+            _fail(str(exc), 2)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except typer.Exit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the contract is: never a traceback for the user
+            if os.environ.get("ARCHSCOPE_DEBUG"):
+                raise
+            detail = " ".join(str(exc).split())[:300]
+            _fail(f"internal error ({type(exc).__name__}: {detail}); set ARCHSCOPE_DEBUG=1 for the traceback", 1)
+
+    return wrapper
+
+
+def _emit(report, fmt: Optional[OutputFormat], output: Optional[str], depth: int) -> None:
+    from .render import format_for, render_text
+    from .render.output import write_atomic
+
+    chosen = format_for(output, fmt.value if fmt else None)
+    if output:
+        write_atomic(output, render_text(report, chosen, depth=depth))
+        typer.echo(f"wrote {chosen} report to {output}", err=True)
+    elif chosen == "table":
+        from .render.table import print_report
+
+        print_report(report, depth=depth)
+    else:
+        sys.stdout.write(render_text(report, chosen, depth=depth))
+
+
+@app.command()
+@handles_errors
+def profile(
+    model: str = typer.Argument(..., help="Model YAML (Ultralytics package or YOLOv5 repository dialect)."),
+    scale: Optional[str] = typer.Option(None, "--scale", "-s", help="Scale to build (default: the YAML's "
+                                        "'scale' key, else its first scale)."),
+    imgsz: str = typer.Option("640", "--imgsz", help="Input size: 640 or HxW such as 640x384."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
+    nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: the YAML's nc)."),
+    ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: the YAML's ch, else 3)."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="Output format (default: table, or "
+                                               "from the -o file's suffix)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    depth: int = typer.Option(0, "--depth", "-d", help="Show sub-modules down to this depth under each layer."),
+) -> None:
+    """Per-layer parameters, output shapes and costs of a model YAML."""
+    from .api import profile as run_profile
+    from .render.output import check_writable
+
+    if output:
+        check_writable(output)  # fail before the work, not after it
+    if depth < 0:
+        raise ArchscopeError(f"--depth must be >= 0, got {depth}")
+    report = run_profile(model, scale=scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch)
+    _emit(report, fmt, output, depth)
+
+
+@app.command()
+@handles_errors
+def blocks(
+    family: Optional[str] = typer.Option(None, "--family", help="Only this family (e.g. csp, heads)."),
+) -> None:
+    """List the registered blocks: YAML name, family, signature, channel and repeat rule."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .registry import default_registry
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("name", "family", "signature", "channels", "repeat", "also answers to"):
+        table.add_column(column, overflow="fold")
+    shown = 0
+    for spec in default_registry().blocks():
+        if family and spec.family != family:
+            continue
+        name = spec.name + (f" [{spec.dialect} dialect]" if spec.dialect else "")
+        table.add_row(name, spec.family, spec.display_signature(), spec.channels.describe(),
+                      spec.repeat.describe(), ", ".join(spec.aliases))
+        shown += 1
+    if family and not shown:
+        raise ArchscopeError(f"no blocks in family {family!r}")
+    Console().print(table)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    if version:
+        from . import __version__
+
+        typer.echo(f"archscope {__version__}")
+        raise typer.Exit()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Report -> text in one of the output formats. Renderers read reports only, never models."""
+
+from __future__ import annotations
+
+from ..errors import ArchscopeError
+
+FORMATS = ("table", "json", "csv", "md", "html")
+_BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
+              ".txt": "table"}
+
+
+def format_for(path: str | None, requested: str | None) -> str:
+    """The explicit ``--format`` wins; otherwise a file's suffix decides; otherwise the table."""
+    if requested:
+        if requested not in FORMATS:
+            raise ArchscopeError(f"unknown format {requested!r}; choose one of {', '.join(FORMATS)}")
+        return requested
+    if path:
+        import os
+
+        return _BY_SUFFIX.get(os.path.splitext(path)[1].lower(), "table")
+    return "table"
+
+
+def render_text(report, fmt: str, *, depth: int = 0, width: int | None = None) -> str:
+    if fmt == "json":
+        from .data import to_json
+
+        return to_json(report)
+    if fmt == "csv":
+        from .data import to_csv
+
+        return to_csv(report)
+    if fmt == "md":
+        from .data import to_markdown
+
+        return to_markdown(report, depth=depth)
+    from .table import export
+
+    return export(report, depth=depth, html=(fmt == "html"), width=width)

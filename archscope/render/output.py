@@ -1,0 +1,35 @@
+"""Writing output files whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from ..errors import ArchscopeError
+
+
+def check_writable(path: str) -> None:
+    """Fail before any work is done if ``path`` cannot be written (missing folder, a directory, no permission)."""
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target) or "."
+    if os.path.isdir(target):
+        raise ArchscopeError("cannot write output: is a directory", file=path)
+    if not os.path.isdir(folder):
+        raise ArchscopeError("cannot write output: folder does not exist", file=path)
+    if not os.access(folder, os.W_OK) or (os.path.exists(target) and not os.access(target, os.W_OK)):
+        raise ArchscopeError("cannot write output: permission denied", file=path)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place: readers never see half a file."""
+    check_writable(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".archscope-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise ArchscopeError(f"cannot write output ({exc.strerror})", file=path) from None

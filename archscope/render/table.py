@@ -1,0 +1,38 @@
+"""The Rich table (terminal, plain text or HTML)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .units import layer_cells, summary_line
+
+_RIGHT = {"#", "n", "params", "GFLOPs", "MB moved", "FLOP/B", "act MB", "pred ms"}
+
+
+def build_table(report, *, depth: int = 0) -> Table:
+    header, rows = layer_cells(report, depth=depth)
+    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
+    for name in header:
+        table.add_column(name, justify="right" if name in _RIGHT else "left",
+                         overflow="fold" if name in ("arguments", "output") else "ellipsis")
+    for row in rows:
+        style = "dim" if row[0] == "" else None
+        table.add_row(*(Text(cell) for cell in row), style=style)  # Text: brackets in args are not markup
+    return table
+
+
+def print_report(report, *, depth: int = 0, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(build_table(report, depth=depth))
+    console.print(Text(summary_line(report), style="bold"))
+
+
+def export(report, *, depth: int = 0, html: bool = False, width: int | None = None) -> str:
+    """Render to a string: plain text for files, or a standalone HTML page."""
+    import io
+
+    console = Console(record=True, file=io.StringIO(), width=width or 200, color_system=None if not html else "standard")
+    print_report(report, depth=depth, console=console)
+    return console.export_html() if html else console.export_text()

@@ -1,0 +1,88 @@
+"""Number formatting and the shared row layout used by the table, Markdown and HTML renderers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def fmt_int(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def fmt_g(value: float | None, scale: float = 1e9, digits: int = 2) -> str:
+    return "" if value is None else f"{value / scale:.{digits}f}"
+
+
+def fmt_bytes(value: int | None) -> str:
+    """Decimal megabytes (1 MB = 1e6 bytes), as memory bandwidth figures are quoted."""
+    return "" if value is None else f"{value / 1e6:.2f}"
+
+
+def fmt_args(args: Any, limit: int = 48) -> str:
+    """Python-style, as Ultralytics prints its arguments column: [None, 2, 'nearest']."""
+    text = repr(args)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def fmt_shape(shape: Any) -> str:
+    if shape is None:
+        return ""
+    if isinstance(shape, list) and shape and all(isinstance(d, int) for d in shape):
+        return "x".join(str(d) for d in shape)
+    if isinstance(shape, list):
+        return " + ".join(fmt_shape(s) for s in shape)
+    if isinstance(shape, dict):
+        return ", ".join(f"{k}: {fmt_shape(v)}" for k, v in shape.items())
+    return str(shape)
+
+
+def fmt_from(value: Any) -> str:
+    return json.dumps(value, separators=(",", "")) if isinstance(value, list) else str(value)
+
+
+def layer_cells(report, *, depth: int = 0) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (strings) for the per-layer table; sub-module rows follow their layer up to ``depth``."""
+    analysed = report.analysed
+    roofline = any(layer.predicted_ms is not None for layer in report.layers)
+    header = ["#", "from", "n", "params", "module", "arguments", "output"]
+    if analysed:
+        header += ["GFLOPs", "MB moved", "FLOP/B", "act MB"]
+    if roofline:
+        header += ["pred ms", "bound"]
+    rows = []
+    for layer in report.layers:
+        row = [str(layer.index), fmt_from(layer.from_), str(layer.n), fmt_int(layer.params), layer.module,
+               fmt_args(layer.args), fmt_shape(layer.output_shape)]
+        if analysed:
+            ai = (layer.arithmetic_intensity or {}).get("unfused")
+            row += [fmt_g(layer.flops), fmt_bytes(layer.bytes_unfused), "" if ai is None else f"{ai:.1f}",
+                    fmt_bytes(layer.activation_bytes)]
+        if roofline:
+            row += ["" if layer.predicted_ms is None else f"{layer.predicted_ms:.3f}", layer.bound or ""]
+        rows.append(row)
+        for sub in layer.submodules:
+            if sub.depth > depth:
+                continue
+            cells = ["", "", "", fmt_int(sub.params), "  " * sub.depth + sub.path, sub.module, ""]
+            if analysed:
+                ai = sub.flops / sub.bytes_unfused if sub.bytes_unfused else None
+                cells += [fmt_g(sub.flops), fmt_bytes(sub.bytes_unfused), "" if ai is None else f"{ai:.1f}", ""]
+            if roofline:
+                cells += ["" if sub.predicted_ms is None else f"{sub.predicted_ms:.3f}", ""]
+            rows.append(cells)
+    return header, rows
+
+
+def summary_line(report) -> str:
+    m, t = report.model, report.totals
+    scale = f"scale {m.scale}" if m.scale else "no scales"
+    parts = [f"{m.name} ({scale})", f"{t.yaml_layers} YAML layers ({t.layers} modules)", f"{t.params:,} parameters"]
+    if t.flops is not None:
+        parts.append(f"{t.flops / 1e9:.2f} GFLOPs (Ultralytics: {t.gflops_ultralytics:.1f})")
+        if t.peak_activation_bytes is not None:
+            parts.append(f"peak activations {t.peak_activation_bytes / 1e6:.1f} MB {m.dtype}")
+    if t.predicted_ms is not None:
+        parts.append(f"{t.predicted_ms:.2f} ms predicted on {m.device_spec}")
+    parts.append(f"imgsz {m.imgsz[0]}x{m.imgsz[1]} (HxW), batch {m.batch}, ch {m.ch}, nc {m.nc}")
+    return ", ".join(parts)
