@@ -259,10 +259,11 @@ class Registry:
 
     def _unknown_message(self, name: str) -> str:
         names = sorted({n for n, _ in self._blocks})
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        if not close:
-            lower = {n.lower(): n for n in names}
-            close = [lower[name.lower()]] if name.lower() in lower else []
+        lower = {n.lower(): n for n in names}
+        if name.lower() in lower:  # a case slip (C2F for C2f) beats any fuzzy match
+            close = [lower[name.lower()]]
+        else:
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else "; run 'archscope blocks' to list the known blocks"
         return f"unknown module {name!r}{hint}"
 

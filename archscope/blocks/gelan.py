@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ArchscopeError
-from ..registry import FixedOut, LastInput, ScaledOut, block
+from ..registry import CustomRule, FixedOut, Resolved, ScaledOut, block
 from .common import Conv, RepConv, autopad
 from .csp import C3, Bottleneck
 
@@ -134,7 +134,30 @@ class CBLinear(nn.Module):
         return self.conv(x).split(self.c2s, dim=1)
 
 
-@block(family="gelan", channels=LastInput())
+def _cbfuse_rule(ctx, blk):
+    """args as written (``[idx]``); out = the last source's channels. Checks that every source but the last is a
+    multi-output (CBLinear) layer with a piece at ``idx[i]`` whose channels equal the last source's."""
+    if not ctx.from_is_list or len(ctx.c_in) < 2:
+        raise ArchscopeError(f"{blk} takes a list of sources: CBLinear outputs, then the tensor to fuse into")
+    if len(ctx.args) != 1 or not isinstance(ctx.args[0], list):
+        raise ArchscopeError(f"{blk} needs one argument, the list of piece indices (one per CBLinear source)")
+    idx, *earlier = ctx.args[0], *ctx.c_in[:-1]
+    last = ctx.c_in[-1]
+    if not isinstance(last, int):
+        raise ArchscopeError(f"{blk}: its last source must be a single tensor, got outputs {last}")
+    if len(idx) != len(earlier):
+        raise ArchscopeError(f"{blk} lists {len(idx)} indices for {len(earlier)} CBLinear sources")
+    for i, (j, c) in enumerate(zip(idx, earlier)):
+        if not isinstance(c, list):
+            raise ArchscopeError(f"{blk}: source {i} must be a multi-output layer (CBLinear), but it has {c} channels")
+        if isinstance(j, bool) or not isinstance(j, int) or not -len(c) <= j < len(c):
+            raise ArchscopeError(f"{blk}: index {j!r} is out of range for source {i} with {len(c)} outputs")
+        if c[j] != last:
+            raise ArchscopeError(f"{blk}: piece {j} of source {i} has {c[j]} channels, the last source has {last}")
+    return Resolved(list(ctx.args), last)
+
+
+@block(family="gelan", channels=CustomRule(_cbfuse_rule, "args [idx], out = last input"))
 class CBFuse(nn.Module):
     """CBNet-style fusion: from each earlier CBLinear output (all sources but the last) take the piece ``idx[i]``,
     resize it (nearest) to the last source's size, and sum them all with the last source."""
