@@ -186,9 +186,9 @@ def _parse_document(data: Any, *, lines: dict[int, int], path: str) -> ModelSpec
         raise ArchscopeError(f"a model YAML must be a mapping with 'backbone' and 'head', got {kind}", file=path)
     if "backbone" not in data:
         raise ArchscopeError("missing required key 'backbone'", file=path)
-    dialect = "yolov5" if ("depth_multiple" in data or "width_multiple" in data) and "scales" not in data else (
-        "ultralytics"
-    )
+    # Both dialects may carry depth_multiple/width_multiple (Ultralytics' v3 files do); anchors mark the
+    # YOLOv5 repository's anchor-based heads.
+    dialect = "yolov5" if data.get("anchors") is not None else "ultralytics"
     nc = _positive_int(data.get("nc", 80), "nc", path, lines.get(id(data)))
     ch = _positive_int(data.get("ch", data.get("channels", 3)), "ch", path, None)
     layers = []
