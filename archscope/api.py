@@ -36,6 +36,9 @@ def parse_imgsz(value: int | str | tuple[int, int] | list[int]) -> tuple[int, in
     return hw
 
 
+DTYPES = ("fp32", "fp16", "bf16", "int8")
+
+
 def profile(
     source: str | os.PathLike | dict[str, Any],
     *,
@@ -44,13 +47,79 @@ def profile(
     ch: int | None = None,
     imgsz: int | str | tuple[int, int] = 640,
     batch: int = 1,
+    dtype: str = "fp32",
+    device_spec: str | None = None,
+    depth: int = 0,
+    real: bool = False,
+    counter: str | None = None,
+    analyse: bool = True,
 ) -> ModelReport:
-    """Parse, build (on the meta device) and profile a model YAML; return the report."""
+    """Parse, build (on the meta device) and profile a model YAML; return the report.
+
+    ``dtype`` sets the bytes per element; ``device_spec`` (a preset name such as ``"a100"`` or a YAML/JSON file)
+    adds roofline-predicted times; ``depth`` keeps sub-modules down to that depth under each layer; ``real`` counts
+    on real CPU tensors instead of meta; ``counter`` ("fvcore" or "thop") adds that tool's totals for comparison;
+    ``analyse=False`` gives only structure, parameters and shapes.
+    """
     from .build import BuildOptions, build_model
-    from .profiling import make_report
+    from .profiling import add_costs, add_roofline, make_report
     from .spec import load_spec
+
+    if dtype not in DTYPES:
+        raise ArchscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if depth < 0:
+        raise ArchscopeError(f"--depth must be >= 0, got {depth}")
+    device = None
+    if device_spec is not None:
+        from .hardware import load_device
+
+        device = load_device(device_spec)
+        device.peak(dtype)  # fail now, with the device's dtypes listed, not after the counting
+    if counter is not None:
+        from .crosscheck import COUNTERS
+
+        if counter not in COUNTERS:
+            raise ArchscopeError(f"--counter must be one of {', '.join(COUNTERS)}, got {counter!r}")
 
     spec = load_spec(source)
     options = BuildOptions(scale=scale, nc=nc, ch=ch, imgsz=parse_imgsz(imgsz), batch=batch)
     built = build_model(spec, options)
-    return make_report(built)
+    report = make_report(built, dtype=dtype)
+    if not analyse:
+        return report
+    from .analysis.analyze import analyze
+
+    costs = analyze(built, dtype=dtype, real=real)
+    add_costs(report, built, costs, depth=depth)
+    if device is not None:
+        from .roofline import roofline
+
+        add_roofline(report, roofline(device, dtype, costs.ops, layers=range(len(built.layers)), submodules=depth > 0))
+    if counter is not None:
+        report.crosscheck.append(_crosscheck(built, counter, report))
+    return report
+
+
+def _crosscheck(built, counter: str, report: ModelReport) -> dict[str, Any]:
+    """Run fvcore or thop on a real CPU copy of the model and put its totals beside archscope's."""
+    import copy
+
+    import torch
+
+    from .build import materialize
+    from .crosscheck import crosscheck
+
+    real = copy.copy(built)
+    real.model = copy.deepcopy(built.model)
+    model = materialize(real, device="cpu")
+    x = torch.randn(built.batch, built.ch, *built.imgsz, generator=torch.Generator().manual_seed(0))
+    result = crosscheck(model, (x,), counter)
+    return {
+        "counter": counter,
+        "version": result.version,
+        "macs": result.macs,
+        "flops_x2": result.flops_x2,
+        "archscope_mac_flops": report.totals.mac_flops,
+        "explanation": result.explanation,
+        "unsupported_ops": result.unsupported_ops,
+    }

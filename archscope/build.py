@@ -261,9 +261,11 @@ def _propagate(model, spec, infos, options, ch_in):
         if isinstance(shapes[i], list) and len(shapes[i]) == 4 and all(isinstance(d, int) for d in shapes[i]):
             strides[i] = nominal_stride(h, shapes[i][2])
 
+    from .analysis.counter import shape_only  # answers common ops from shapes: keeps torch._dynamo unimported
+
     x = torch.empty(options.batch, ch_in, h, w, device="meta")
     try:
-        with torch.no_grad():
+        with torch.no_grad(), shape_only():
             model.run(x, on_layer=record)
     except LayerFailure as failure:
         max_stride = max(strides.values(), default=1)

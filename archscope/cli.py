@@ -31,6 +31,18 @@ class OutputFormat(str, Enum):
     html = "html"
 
 
+class Dtype(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+    int8 = "int8"
+
+
+class Counter(str, Enum):
+    fvcore = "fvcore"
+    thop = "thop"
+
+
 def _fail(message: str, code: int) -> None:
     typer.echo(f"archscope: error: {message}", err=True)
     raise typer.Exit(code)
@@ -89,16 +101,23 @@ def profile(
                                                "from the -o file's suffix)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
     depth: int = typer.Option(0, "--depth", "-d", help="Show sub-modules down to this depth under each layer."),
+    dtype: Dtype = typer.Option(Dtype.fp32, "--dtype", help="Element type for bytes moved and the roofline."),
+    device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Roofline device: a preset "
+                                              "(see 'archscope devices') or a YAML/JSON file."),
+    real: bool = typer.Option(False, "--real", help="Count on real CPU tensors instead of the meta device "
+                              "(same figures, much slower)."),
+    counter: Optional[Counter] = typer.Option(None, "--counter", help="Also report this tool's totals "
+                                              "(optional extra: pip install 'archscope[fvcore]')."),
 ) -> None:
-    """Per-layer parameters, output shapes and costs of a model YAML."""
+    """Per-layer parameters, shapes, FLOPs, bytes moved, arithmetic intensity and roofline time of a model YAML."""
     from .api import profile as run_profile
     from .render.output import check_writable
 
     if output:
         check_writable(output)  # fail before the work, not after it
-    if depth < 0:
-        raise ArchscopeError(f"--depth must be >= 0, got {depth}")
-    report = run_profile(model, scale=scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch)
+    report = run_profile(model, scale=scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
+                         device_spec=device_spec, depth=depth, real=real,
+                         counter=counter.value if counter else None)
     _emit(report, fmt, output, depth)
 
 

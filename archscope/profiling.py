@@ -57,3 +57,55 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)  # e.g. an nn.Module passed as an activation
+
+
+def _intensity(flops: int, unfused: int, fused: int) -> dict[str, float]:
+    return {"unfused": flops / unfused if unfused else 0.0, "fused": flops / fused if fused else 0.0}
+
+
+def add_costs(report: ModelReport, built: BuiltModel, costs, *, depth: int = 0) -> ModelReport:
+    """Fill the cost fields of every layer (and its sub-modules down to ``depth``) and of the totals."""
+    from .report import SubmoduleReport
+
+    for layer, lc in zip(report.layers, costs.layers):
+        t = lc.totals
+        layer.flops, layer.mac_flops, layer.other_flops = t.flops, t.mac_flops, t.other_flops
+        layer.gflops_ultralytics = lc.gflops_ultralytics
+        layer.gflops_legacy = lc.gflops_legacy
+        layer.bytes_unfused, layer.bytes_fused = t.bytes_unfused, lc.bytes_fused
+        layer.arithmetic_intensity = _intensity(t.flops, t.bytes_unfused, lc.bytes_fused)
+        layer.activation_bytes = lc.activation_bytes
+        module = built.model.layers[layer.index]
+        layer.submodules = [
+            SubmoduleReport(path=path, depth=path.count(".") + 1, module=type(sub).__name__,
+                            params=sum(p.numel() for p in sub.parameters()), flops=c.flops, mac_flops=c.mac_flops,
+                            other_flops=c.other_flops, bytes_unfused=c.bytes_unfused)
+            for path, sub in module.named_modules(remove_duplicate=False)  # module order: cv1, m.0, ..., cv2
+            if path and path.count(".") + 1 <= depth and path in lc.submodules
+            for c in [lc.submodules[path]]
+        ]
+    total = costs.totals
+    tt = report.totals
+    tt.flops, tt.mac_flops, tt.other_flops = total.flops, total.mac_flops, total.other_flops
+    tt.gflops_ultralytics, tt.gflops_legacy = costs.gflops_ultralytics, costs.gflops_legacy
+    tt.bytes_unfused, tt.bytes_fused = total.bytes_unfused, costs.bytes_fused
+    tt.arithmetic_intensity = _intensity(total.flops, total.bytes_unfused, costs.bytes_fused)
+    tt.activation_bytes = sum(lc.activation_bytes for lc in costs.layers)
+    tt.peak_activation_bytes = costs.peak_activation_bytes
+    report.model.dtype = costs.dtype
+    return report
+
+
+def add_roofline(report: ModelReport, result) -> ModelReport:
+    """Per-layer predicted time and bound, and per-sub-module time where sub-modules are shown."""
+    for layer, lr in zip(report.layers, result.layers):
+        layer.predicted_ms = lr.predicted_ms
+        layer.bound = lr.bound
+        subs = result.submodules.get(layer.index, {})
+        for sub in layer.submodules:
+            if sub.path in subs:
+                sub.predicted_ms = subs[sub.path].predicted_ms
+    report.totals.predicted_ms = result.predicted_ms
+    report.model.device_spec = result.device
+    return report
+

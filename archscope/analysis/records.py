@@ -56,6 +56,9 @@ class LayerCosts:
     gflops_ultralytics: float = 0.0  # what Ultralytics 8.4 (ultralytics-thop 2.2) would print for this layer
     gflops_legacy: float = 0.0  # module-hook-only count of older Ultralytics / thop (blind to functional matmuls)
     submodules: dict[str, CostTotals] = field(default_factory=dict)  # path -> costs, every depth
+    input_bytes: int = 0  # the layer's input tensor(s), as it received them
+    param_bytes: int = 0  # the layer's parameters (each tensor once)
+    live_bytes: int = 0  # activations live while this layer runs (see analysis.memory)
 
 
 @dataclass(slots=True)
@@ -66,3 +69,27 @@ class ModelCosts:
     ops: list[OpRecord]
     peak_activation_bytes: int  # live tensors over the forward, honouring the `from` indices
     outside: CostTotals = field(default_factory=CostTotals)  # ops not inside any layer (should be none)
+    batch: int = 1
+    imgsz: tuple[int, int] = (640, 640)
+    real: bool = False  # counted on real CPU tensors rather than on meta
+    peak_layer: int = -1  # the layer during which the peak occurs
+    input_bytes: int = 0  # the model input
+    gflops_ultralytics: float = 0.0  # per image, what Ultralytics 8.4 prints (sum of the layers')
+    gflops_legacy: float = 0.0  # per image, what thop 0.1.1-era Ultralytics / YOLOv5 / YOLOv10 printed
+    legacy_proxy: int | None = None  # side of the square proxy image the legacy figure was scaled from (None: full)
+    uncounted_ops: dict[str, int] = field(default_factory=dict)  # ATen ops with no FLOP rule -> calls
+
+    @property
+    def totals(self) -> CostTotals:
+        """The whole model: every layer plus anything outside the layers."""
+        total = CostTotals()
+        for part in [*(layer.totals for layer in self.layers), self.outside]:
+            total.flops += part.flops
+            total.mac_flops += part.mac_flops
+            total.other_flops += part.other_flops
+            total.bytes_unfused += part.bytes_unfused
+        return total
+
+    @property
+    def bytes_fused(self) -> int:
+        return sum(layer.bytes_fused for layer in self.layers)

@@ -199,7 +199,12 @@ class Detect(nn.Module):
         yield self.cv2, self.cv3
 
     def init_real(self):
-        """Ultralytics' priors: box logits 2.0; class logits for ~5 objects per 640x640 image spread over nc."""
+        """Ultralytics' priors: box logits 2.0; class logits for ~5 objects per 640x640 image spread over nc.
+
+        Also sets DFL's fixed weights (idempotent, so the builder calling both hooks is harmless).
+        """
+        if isinstance(self.dfl, DFL):
+            self.dfl.init_real()
         with torch.no_grad():
             for box_head, cls_head in self._bias_pairs():
                 for box, cls, s in zip(box_head, cls_head, self.stride):

@@ -9,14 +9,15 @@ from rich.text import Text
 from .units import layer_cells, summary_line
 
 _RIGHT = {"#", "n", "params", "GFLOPs", "MB moved", "FLOP/B", "act MB", "pred ms"}
+_SHRINKABLE = {"arguments": 30, "output": 22, "module": 28}  # everything else keeps its full width
 
 
 def build_table(report, *, depth: int = 0) -> Table:
     header, rows = layer_cells(report, depth=depth)
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
     for name in header:
-        table.add_column(name, justify="right" if name in _RIGHT else "left",
-                         overflow="fold" if name in ("arguments", "output") else "ellipsis")
+        table.add_column(name, justify="right" if name in _RIGHT else "left", no_wrap=True,
+                         overflow="ellipsis", max_width=_SHRINKABLE.get(name))
     for row in rows:
         style = "dim" if row[0] == "" else None
         table.add_row(*(Text(cell) for cell in row), style=style)  # Text: brackets in args are not markup
@@ -24,7 +25,10 @@ def build_table(report, *, depth: int = 0) -> Table:
 
 
 def print_report(report, *, depth: int = 0, console: Console | None = None) -> None:
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped: no terminal width to respect, keep every column whole
+            console = Console(width=220)
     console.print(build_table(report, depth=depth))
     console.print(Text(summary_line(report), style="bold"))
 

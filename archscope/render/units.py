@@ -19,6 +19,11 @@ def fmt_bytes(value: int | None) -> str:
     return "" if value is None else f"{value / 1e6:.2f}"
 
 
+def fmt_ms(value: float | None) -> str:
+    """Three significant digits: roofline times span microseconds (A100) to seconds (a Pi)."""
+    return "" if value is None else f"{value:.3g}"
+
+
 def fmt_args(args: Any, limit: int = 48) -> str:
     """Python-style, as Ultralytics prints its arguments column: [None, 2, 'nearest']."""
     text = repr(args)
@@ -59,7 +64,7 @@ def layer_cells(report, *, depth: int = 0) -> tuple[list[str], list[list[str]]]:
             row += [fmt_g(layer.flops), fmt_bytes(layer.bytes_unfused), "" if ai is None else f"{ai:.1f}",
                     fmt_bytes(layer.activation_bytes)]
         if roofline:
-            row += ["" if layer.predicted_ms is None else f"{layer.predicted_ms:.3f}", layer.bound or ""]
+            row += [fmt_ms(layer.predicted_ms), layer.bound or ""]
         rows.append(row)
         for sub in layer.submodules:
             if sub.depth > depth:
@@ -69,7 +74,7 @@ def layer_cells(report, *, depth: int = 0) -> tuple[list[str], list[list[str]]]:
                 ai = sub.flops / sub.bytes_unfused if sub.bytes_unfused else None
                 cells += [fmt_g(sub.flops), fmt_bytes(sub.bytes_unfused), "" if ai is None else f"{ai:.1f}", ""]
             if roofline:
-                cells += ["" if sub.predicted_ms is None else f"{sub.predicted_ms:.3f}", ""]
+                cells += [fmt_ms(sub.predicted_ms), ""]
             rows.append(cells)
     return header, rows
 

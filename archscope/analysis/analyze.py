@@ -1,0 +1,178 @@
+"""``analyze(built)``: count a built model's FLOPs, bytes and activation memory, per layer and per sub-module.
+
+One forward pass runs under :class:`~archscope.analysis.counter.CountingMode` (every ATen operator, attributed to its
+YAML layer and sub-module path by :class:`~archscope.analysis.counter.ModuleTracker`), on ``meta`` by default: no
+weight or activation is allocated, so the cost does not grow with image size or batch. ``real=True`` materialises a
+copy of the model on CPU with deterministic random weights and counts a real forward instead; both give the same
+figures (the tests check it). A second, tiny forward on a ``max(stride, 32)`` square proxy image gives the legacy
+GFLOPs convention (see :mod:`~archscope.analysis.conventions`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from dataclasses import replace
+from typing import Any
+
+from ..build import BuiltModel
+from .records import CostTotals, LayerCosts, ModelCosts
+
+__all__ = ["analyze"]
+
+
+def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legacy: bool = True) -> ModelCosts:
+    """Count ``built`` at its image size and batch.
+
+    ``dtype`` sets the bytes per element of every tensor (fp32 4, fp16/bf16 2, int8 1), whatever the dtype of the
+    tensors the counting runs on. ``real=True`` counts a real CPU forward (slow, allocates everything) instead of
+    a meta one. ``legacy=False`` skips the proxy forward of the legacy GFLOPs convention (``gflops_legacy`` = 0).
+    """
+    import torch
+
+    from .conventions import ConventionCounter, ultralytics_suppresses_functional
+    from .counter import CountingMode, MetaSdpaAsCpu, ModuleTracker, Recorder, bytes_per_element, elements, \
+        tensors_in, CANONICAL_DTYPE
+    from .memory import live_bytes
+
+    bpe = bytes_per_element(dtype)
+    model = built.model
+    if real:
+        model = _materialized_copy(built)
+    device = "cpu" if real else "meta"
+    h, w = built.imgsz
+    batch = built.batch
+    x = _input((batch, built.ch, h, w), device, real)
+
+    recorder = Recorder(bpe)
+    conventions = ConventionCounter(ultralytics=True, legacy=True)
+    input_elems: dict[int, int] = {}
+    output_elems: dict[int, int] = {}
+
+    def on_layer_start(i: int, args: Any) -> None:
+        input_elems[i] = _distinct_elements(tensors_in(args), elements)
+
+    def on_layer(i: int, out: Any) -> None:
+        output_elems[i] = _distinct_elements(tensors_in(out), elements)
+
+    tracker = ModuleTracker(model, recorder, on_call=conventions.on_call,
+                            functional_rule=ultralytics_suppresses_functional, on_layer_start=on_layer_start)
+    routing = MetaSdpaAsCpu() if not real else contextlib.nullcontext()
+    with torch.no_grad(), routing, tracker, CountingMode(recorder, shape_only=not real):
+        model.run(x, on_layer=on_layer)
+
+    legacy_counts, proxy = _legacy_pass(model, built, device, real, conventions) if legacy else ({}, None)
+
+    # ------------------------------------------------------------------ assemble
+    n = len(model.layers)
+    layers = [LayerCosts(index=i) for i in range(n)]
+    outside = CostTotals()
+    prefixes: dict[str, tuple[str, ...]] = {}
+    for op in recorder.ops:
+        if not 0 <= op.layer < n:
+            outside.add(op)
+            continue
+        lc = layers[op.layer]
+        lc.totals.add(op)
+        if op.path:
+            chain = prefixes.get(op.path)
+            if chain is None:
+                parts = op.path.split(".")
+                chain = prefixes[op.path] = tuple(".".join(parts[: k + 1]) for k in range(len(parts)))
+            subs = lc.submodules
+            for p in chain:
+                totals = subs.get(p)
+                if totals is None:
+                    totals = subs[p] = CostTotals()
+                totals.add(op)
+
+    input_bytes = batch * built.ch * h * w * bpe
+    sources = [tuple(layer.f) for layer in model.layers]
+    out_bytes = [output_elems.get(i, 0) * bpe for i in range(n)]
+    live = live_bytes(out_bytes, sources, input_bytes)
+    area = None if proxy is None else (h / proxy) * (w / proxy)
+    for i, (lc, module) in enumerate(zip(layers, model.layers)):
+        lc.param_bytes = sum(p.numel() for p in module.parameters()) * bpe
+        lc.input_bytes = input_elems.get(i, 0) * bpe
+        lc.activation_bytes = out_bytes[i]
+        lc.bytes_fused = lc.input_bytes + lc.param_bytes + lc.activation_bytes
+        lc.live_bytes = live[i] if live else 0
+        ul_macs = conventions.ultralytics.get(i, 0) + recorder.functional_macs.get(i, 0)
+        lc.gflops_ultralytics = 2 * ul_macs / batch / 1e9
+        if proxy is not None:
+            lc.gflops_legacy = 2 * legacy_counts.get(i, 0) * area / 1e9
+        elif legacy:
+            lc.gflops_legacy = 2 * legacy_counts.get(i, 0) / batch / 1e9
+    peak = max(live) if live else input_bytes
+    peak_layer = live.index(peak) if live else -1
+    return ModelCosts(
+        dtype=CANONICAL_DTYPE[dtype.lower()],
+        bytes_per_element=bpe,
+        layers=layers,
+        ops=recorder.ops,
+        peak_activation_bytes=peak,
+        outside=outside,
+        batch=batch,
+        imgsz=(h, w),
+        real=real,
+        peak_layer=peak_layer,
+        input_bytes=input_bytes,
+        gflops_ultralytics=sum(lc.gflops_ultralytics for lc in layers),
+        gflops_legacy=sum(lc.gflops_legacy for lc in layers),
+        legacy_proxy=proxy,
+        uncounted_ops=dict(recorder.uncounted),
+    )
+
+
+def _legacy_pass(model, built: BuiltModel, device: str, real: bool, main_counts) -> tuple[dict[int, float], int | None]:
+    """thop 0.1.1 MACs per layer on the square proxy image, or (full-size counts, None) if that forward fails."""
+    import torch
+
+    from .conventions import ConventionCounter
+    from .counter import CountingMode, MetaSdpaAsCpu, ModuleTracker, Recorder
+
+    side = max(int(built.max_stride or 1), 32)
+    recorder = Recorder(1)
+    recorder.enabled = False
+    counter = ConventionCounter(ultralytics=False, legacy=True)
+    tracker = ModuleTracker(model, recorder, on_call=counter.on_call)
+    routing = MetaSdpaAsCpu() if not real else contextlib.nullcontext()
+    try:
+        with torch.no_grad(), routing, tracker, CountingMode(recorder, shape_only=not real):
+            model.run(_input((1, built.ch, side, side), device, real))
+    except Exception:  # noqa: BLE001 - as Ultralytics 8.0-8.2 do: profile the full image instead
+        return dict(main_counts.legacy), None
+    if counter.failures:
+        return dict(main_counts.legacy), None
+    return counter.legacy, side
+
+
+def _input(shape, device: str, real: bool):
+    import torch
+
+    if not real:
+        return torch.empty(shape, device="meta")
+    generator = torch.Generator().manual_seed(0)
+    return torch.rand(shape, generator=generator)
+
+
+def _materialized_copy(built: BuiltModel):
+    """A CPU copy of the (meta) model with deterministic weights; the caller's BuiltModel is left on meta."""
+    from ..build import materialize
+
+    model = built.model
+    if next(iter(model.parameters()), None) is not None and next(model.parameters()).device.type != "meta":
+        return model
+    clone = copy.deepcopy(model)
+    return materialize(replace(built, model=clone), device="cpu")
+
+
+def _distinct_elements(tensors, elements) -> int:
+    seen: set[int] = set()
+    total = 0
+    for t in tensors:
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        total += elements(t)
+    return total

@@ -1,0 +1,406 @@
+"""The per-operator cost table: how many FLOPs one ATen operator call costs, from shapes alone.
+
+This module is the single place where archscope decides what an operator costs. It is torch-free (it only reads
+``.shape`` and a few plain arguments), so the table can be read, tested and documented without torch.
+
+Two kinds of FLOPs are kept apart:
+
+``mac_flops``
+    2 per multiply-add of the matrix-like operators, exactly as ``torch.utils.flop_counter.FlopCounterMode`` counts
+    them: ``convolution`` ``2 * N * Cout * Hout * Wout * Cin/groups * kh * kw`` (transposed: the input's spatial
+    size instead of the output's), ``mm``/``addmm`` ``2*M*K*N``, ``bmm``/``baddbmm`` ``2*B*M*K*N``, ``dot``, ``mv``,
+    and every scaled-dot-product-attention kernel ``2*B*H*Lq*Lk*(Dqk + Dv)`` (the ``QK^T`` and ``PV`` products).
+    ``matmul``, ``linear`` and ``einsum`` reach the dispatcher as ``mm``/``addmm``/``bmm`` and are counted there.
+    One difference to ``FlopCounterMode`` (torch 2.13): it has no formula for
+    ``_scaled_dot_product_flash_attention_for_cpu`` (the kernel ``F.scaled_dot_product_attention`` runs on CPU), so
+    it reports 0 for SDPA on CPU; archscope counts it like the other SDPA kernels.
+
+``other_flops``
+    Everything else, with a documented cost per element (:data:`COST_TABLE`). The unit is one elementary operation:
+    each add, multiply, divide, comparison/select, or evaluation of a transcendental function (exp, log, tanh, erf,
+    sqrt) counts 1. The bias add of a convolution, ``addmm`` or ``baddbmm`` (1 per output element) is counted here,
+    not in ``mac_flops``, so that ``mac_flops`` stays comparable with ``FlopCounterMode``.
+
+Operators that only move data (``cat``, ``clone``, ``copy_``, padding, ``_to_copy``, factories) cost 0 FLOPs but
+move bytes; views (``view``, ``reshape`` without a copy, ``permute``, ``transpose``, ``expand``, ``split``,
+``select``, ``slice`` ...) cost 0 FLOPs and 0 bytes. Operators this table does not know cost 0 FLOPs, still move
+bytes, and are listed in the report (``ModelCosts.uncounted_ops``) so that nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Any, Callable
+
+# --------------------------------------------------------------------------------------------- the table
+
+#: Elementwise operators: FLOPs per *output* element. In-place variants (``add_``, ``silu_`` ...) cost the same.
+ELEMENTWISE: dict[str, int] = {
+    # arithmetic: one operation per element
+    "add": 1, "sub": 1, "rsub": 1, "mul": 1, "div": 1, "neg": 1, "abs": 1, "remainder": 1, "fmod": 1,
+    "pow": 1, "square": 1, "reciprocal": 1, "sqrt": 1, "rsqrt": 1, "exp": 1, "exp2": 1, "expm1": 1, "log": 1,
+    "log2": 1, "log10": 1, "log1p": 1, "sin": 1, "cos": 1, "tanh": 1, "erf": 1, "atan2": 1, "sign": 1,
+    "floor": 1, "ceil": 1, "round": 1, "trunc": 1, "frac": 1, "floor_divide": 1,
+    # comparisons and selections: one operation per element
+    "relu": 1, "maximum": 1, "minimum": 1, "clamp_min": 1, "clamp_max": 1, "where": 1, "masked_fill": 1,
+    "eq": 1, "ne": 1, "lt": 1, "le": 1, "gt": 1, "ge": 1, "logical_not": 1, "logical_and": 1, "logical_or": 1,
+    "bitwise_and": 1, "bitwise_or": 1, "bitwise_not": 1, "threshold": 1,
+    "clamp": 2,  # min and max
+    "hardtanh": 2,  # ReLU6 = clamp(x, 0, 6)
+    "leaky_relu": 2,  # compare + multiply
+    "prelu": 2, "_prelu_kernel": 2,  # compare + multiply
+    "addcmul": 2, "addcdiv": 2,  # multiply/divide + add
+    "lerp": 3,  # a + w * (b - a)
+    # activations, as their definitions read
+    "sigmoid": 4,  # 1 / (1 + exp(-x)): neg, exp, add, divide
+    "silu": 5,  # x * sigmoid(x)
+    "hardsigmoid": 4,  # clamp(x + 3, 0, 6) / 6: add, max, min, divide
+    "hardswish": 5,  # x * hardsigmoid(x)
+    "gelu": 5,  # x/2 * (1 + erf(x / sqrt 2)): divide, erf, add, two multiplies (tanh form counted the same)
+    "mish": 5,  # x * tanh(log(1 + exp(x))): exp, add, log, tanh, multiply
+    "softplus": 3,  # log(1 + exp(x))
+    "elu": 4,  # x > 0 ? x : a * (exp(x) - 1): compare, exp, subtract, multiply
+    "celu": 5, "selu": 5,  # elu plus a scale
+    "log_sigmoid_forward": 5,
+    "glu": 5,  # a * sigmoid(b), per output element
+}
+
+#: Normalisation, softmax and reductions.
+#:
+#: * ``batch_norm`` (inference, as PyTorch's CPU kernel runs it): mean, variance, weight and bias fold into one
+#:   per-channel scale and shift, so each element costs a multiply and an add: **2 per element**.
+#: * ``layer_norm`` / ``group_norm``: statistics 3 per element (sum; square and sum for the variance), normalise 2
+#:   (subtract the mean, multiply by 1/std), affine 2 when it has a weight/bias: **7 per element** (5 without).
+#: * ``softmax`` / ``log_softmax``: max (compare), subtract, exp, sum, divide (or log and subtract):
+#:   **5 per element**.
+#: * reductions (``sum``, ``mean``, ``amax``, ``var`` ...): **1 per input element** (``var``/``std``: 3).
+NORMALISATION: dict[str, int] = {
+    "batch_norm": 2,
+    "layer_norm": 7, "layer_norm_no_affine": 5,
+    "group_norm": 7, "group_norm_no_affine": 5,
+    "softmax": 5,
+    "reduction": 1, "var": 3,
+}
+
+#: Pooling: **one FLOP per kernel element per output element** (a max pool's comparisons, an average pool's adds;
+#: the average's one divide per output is folded in). Adaptive pools use the exact windows PyTorch slices, so a
+#: global average pool costs one add per input element. ``mean`` over the spatial dims (which is what
+#: ``adaptive_avg_pool2d(x, 1)`` dispatches to) is a reduction: one per input element.
+POOLING = "kernel elements per output element"
+
+#: Resizing: FLOPs per output element. Nearest-neighbour only copies (0). The interpolating modes are a weighted
+#: sum of the neighbours (the weights are computed once per output row/column and not counted): linear 2 multiplies
+#: + 1 add, bilinear 4 + 3, bicubic 16 + 15, trilinear 8 + 7.
+RESIZE: dict[str, int] = {
+    "upsample_nearest1d": 0, "upsample_nearest2d": 0, "upsample_nearest3d": 0,
+    "_upsample_nearest_exact1d": 0, "_upsample_nearest_exact2d": 0, "_upsample_nearest_exact3d": 0,
+    "upsample_linear1d": 3, "upsample_bilinear2d": 7, "_upsample_bilinear2d_aa": 7, "upsample_bicubic2d": 31,
+    "_upsample_bicubic2d_aa": 31, "upsample_trilinear3d": 15,
+}
+
+#: Scaled-dot-product attention kernels: besides their ``mac_flops``, **6 per attention score** in ``other_flops``
+#: (the scale multiply and the 5 of a softmax), plus 1 per score when a mask or bias is added.
+SDPA_OTHER_PER_SCORE = 6
+
+#: Operators that move data but compute nothing: 0 FLOPs; their inputs are read and outputs written.
+DATA_MOVEMENT = frozenset({
+    "cat", "stack", "clone", "copy", "copy_", "_to_copy", "contiguous", "constant_pad_nd", "reflection_pad1d",
+    "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d", "replication_pad3d",
+    "_pad_circular", "pad", "repeat", "repeat_interleave", "flip", "roll", "pixel_shuffle", "pixel_unshuffle",
+    "channel_shuffle", "native_channel_shuffle", "index", "index_select", "gather", "scatter", "index_put",
+    "index_put_", "masked_select", "take", "tril", "triu", "fill", "fill_", "zero_", "zeros", "zeros_like", "ones",
+    "ones_like", "full", "full_like", "arange", "linspace", "scalar_tensor", "_unsafe_index", "unfold_copy",
+    "im2col", "col2im", "nonzero", "sort", "topk", "cumsum", "one_hot", "bernoulli", "rand", "randn", "rand_like",
+    "randn_like", "normal", "uniform_", "normal_", "meshgrid", "lift_fresh_copy", "_reshape_copy", "clone_",
+    "embedding", "unbind_copy", "as_strided_copy", "slice_scatter", "select_scatter", "diagonal_scatter",
+    "narrow_copy", "split_with_sizes_copy", "expand_copy", "permute_copy", "view_copy", "_local_scalar_dense",
+})
+
+#: Operators that neither compute nor move data (allocations, aliases): 0 FLOPs and 0 bytes, in addition to every
+#: operator PyTorch marks as a view.
+NO_TRAFFIC = frozenset({
+    "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "_unsafe_view", "detach", "alias",
+    "lift_fresh", "_reshape_alias", "lift", "resize_", "set_", "_assert_async", "_assert_tensor_metadata",
+    "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "dim", "_nested_tensor_size", "record_stream",
+    "_functional_assert_async", "_print", "_assert_scalar", "prim_layout", "is_same_size", "_has_compatible_shallow_copy_type",
+})
+
+
+def cost_table_markdown() -> str:
+    """The cost table as Markdown (for the README and ``archscope explain``)."""
+    rows = [
+        ("convolution", "mac", "2·N·Cout·Hout·Wout·Cin/groups·kh·kw (transposed: input spatial size); bias: +1/output in other"),
+        ("mm / addmm", "mac", "2·M·K·N; addmm bias: +1/output in other"),
+        ("bmm / baddbmm", "mac", "2·B·M·K·N; baddbmm bias: +1/output in other"),
+        ("dot / mv", "mac", "2·K / 2·M·K"),
+        ("SDPA (flash, flash_for_cpu, efficient, cudnn)", "mac", "2·B·H·Lq·Lk·(Dqk+Dv); other: 6/score (+1 with a mask)"),
+        ("matmul, linear, einsum", "—", "counted as the mm/addmm/bmm they dispatch to"),
+        ("batch_norm (inference)", "other", "2/element (folded scale and shift)"),
+        ("layer_norm, group_norm", "other", "7/element (5 without affine)"),
+        ("softmax, log_softmax", "other", "5/element"),
+        ("sum, mean, amax, ... (reductions)", "other", "1/input element (var, std: 3)"),
+        ("max/avg pooling", "other", "kernel elements/output element (adaptive: exact windows)"),
+        ("upsample nearest / linear / bilinear / bicubic / trilinear", "other", "0 / 3 / 7 / 31 / 15 per output element"),
+    ]
+    groups: dict[int, list[str]] = {}
+    for name, cost in ELEMENTWISE.items():
+        groups.setdefault(cost, []).append(name)
+    for cost in sorted(groups):
+        rows.append((", ".join(sorted(groups[cost])), "other", f"{cost}/output element"))
+    rows.append(("cat, clone, copy, pad, _to_copy, factories, ...", "—", "0 FLOPs; bytes read + written"))
+    rows.append(("views (view, permute, transpose, expand, split, slice, ...)", "—", "0 FLOPs, 0 bytes"))
+    lines = ["| operator | kind | FLOPs |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- the rules
+# A rule takes (args, kwargs, outputs) and returns (mac_flops, other_flops). ``outputs`` is a list of the op's output
+# tensors (or tensor-likes); only ``.shape`` is read.
+
+
+def _numel(t: Any) -> int:
+    return prod(t.shape)
+
+
+def _is_tensor(x: Any) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def _arg(args, kwargs, index, name, default=None):
+    if len(args) > index:
+        return args[index]
+    return kwargs.get(name, default)
+
+
+def conv_mac(x_shape, w_shape, out_shape, transposed: bool) -> int:
+    """``FlopCounterMode``'s convolution formula: batch * spatial * prod(w_shape) * 2."""
+    spatial = (x_shape if transposed else out_shape)[2:]
+    return 2 * x_shape[0] * prod(spatial) * prod(w_shape)
+
+
+def _convolution(args, kwargs, outs):
+    x, w = args[0], args[1]
+    bias = _arg(args, kwargs, 2, "bias")
+    transposed = bool(_arg(args, kwargs, 6, "transposed", False))
+    out = outs[0]
+    mac = conv_mac(list(x.shape), list(w.shape), list(out.shape), transposed)
+    return mac, (_numel(out) if bias is not None else 0)
+
+
+def _slow_conv(args, kwargs, outs):  # _slow_conv2d_forward(self, weight, kernel_size, bias, stride, padding)
+    out = outs[0]
+    return conv_mac(list(args[0].shape), list(args[1].shape), list(out.shape), False), \
+        (_numel(out) if _arg(args, kwargs, 3, "bias") is not None else 0)
+
+
+def _mm(args, kwargs, outs):
+    a, b = args[0], args[1]
+    m, k = a.shape
+    return 2 * m * k * b.shape[1], 0
+
+
+def _addmm(args, kwargs, outs):
+    a, b = args[1], args[2]
+    m, k = a.shape
+    return 2 * m * k * b.shape[1], _numel(outs[0])
+
+
+def _bmm(args, kwargs, outs):
+    a, b = args[0], args[1]
+    bs, m, k = a.shape
+    return 2 * bs * m * k * b.shape[2], 0
+
+
+def _baddbmm(args, kwargs, outs):
+    a, b = args[1], args[2]
+    bs, m, k = a.shape
+    return 2 * bs * m * k * b.shape[2], _numel(outs[0])
+
+
+def _dot(args, kwargs, outs):
+    return 2 * args[0].shape[0], 0
+
+
+def _mv(args, kwargs, outs):
+    m, k = args[0].shape
+    return 2 * m * k, 0
+
+
+def _addmv(args, kwargs, outs):
+    m, k = args[1].shape
+    return 2 * m * k, m
+
+
+def sdpa_mac(q_shape, k_shape, v_shape) -> tuple[int, int]:
+    """(mac_flops, attention scores) for (B, H, L, D) query/key/value shapes, as ``FlopCounterMode`` counts it."""
+    b, h, lq, dq = q_shape[0], q_shape[1], q_shape[-2], q_shape[-1]
+    lk, dv = k_shape[-2], v_shape[-1]
+    scores = b * h * lq * lk
+    return 2 * scores * dq + 2 * scores * dv, scores
+
+
+def _sdpa_bhld(mask_index: int | None, mask_name: str | None):
+    def rule(args, kwargs, outs):
+        q, k, v = args[0], args[1], args[2]
+        mac, scores = sdpa_mac(list(q.shape), list(k.shape), list(v.shape))
+        mask = None
+        if mask_name is not None:
+            mask = _arg(args, kwargs, mask_index if mask_index is not None else 10**6, mask_name)
+        return mac, scores * (SDPA_OTHER_PER_SCORE + (1 if mask is not None else 0))
+
+    return rule
+
+
+def _sdpa_blhd(args, kwargs, outs):  # _flash_attention_forward / _efficient_attention_forward: (B, L, H, D)
+    q, k, v = args[0], args[1], args[2]
+    qs, ks, vs = list(q.shape), list(k.shape), list(v.shape)
+    mac, scores = sdpa_mac([qs[0], qs[2], qs[1], qs[3]], [ks[0], ks[2], ks[1], ks[3]], [vs[0], vs[2], vs[1], vs[3]])
+    return mac, scores * SDPA_OTHER_PER_SCORE
+
+
+def _elementwise(cost: int):
+    def rule(args, kwargs, outs):
+        return 0, cost * _numel(outs[0])
+
+    return rule
+
+
+def _batch_norm(args, kwargs, outs):
+    return 0, NORMALISATION["batch_norm"] * _numel(outs[0])
+
+
+def _layer_norm(args, kwargs, outs):  # native_layer_norm(input, normalized_shape, weight, bias, eps)
+    affine = _arg(args, kwargs, 2, "weight") is not None or _arg(args, kwargs, 3, "bias") is not None
+    return 0, NORMALISATION["layer_norm" if affine else "layer_norm_no_affine"] * _numel(args[0])
+
+
+def _group_norm(args, kwargs, outs):  # native_group_norm(input, weight, bias, N, C, HxW, group, eps)
+    affine = _arg(args, kwargs, 1, "weight") is not None or _arg(args, kwargs, 2, "bias") is not None
+    return 0, NORMALISATION["group_norm" if affine else "group_norm_no_affine"] * _numel(args[0])
+
+
+def _softmax(args, kwargs, outs):
+    return 0, NORMALISATION["softmax"] * _numel(outs[0])
+
+
+def _reduction(args, kwargs, outs):
+    return 0, NORMALISATION["reduction"] * _numel(args[0])
+
+
+def _reduction_or_binary(args, kwargs, outs):
+    """``max``/``min``: a reduction (``max.dim``, ``max.default``) or, with two tensors, an elementwise select."""
+    if len(args) > 1 and _is_tensor(args[1]):
+        return 0, _numel(outs[0])
+    return _reduction(args, kwargs, outs)
+
+
+def _var(args, kwargs, outs):
+    return 0, NORMALISATION["var"] * _numel(args[0])
+
+
+def _pool(args, kwargs, outs):  # max_pool2d_with_indices / avg_pool2d (self, kernel_size, ...)
+    kernel = args[1]
+    kernel = [kernel] if isinstance(kernel, int) else list(kernel)
+    out = outs[0]
+    dims = len(out.shape) - 2 if len(kernel) == 1 else len(kernel)
+    if len(kernel) == 1:
+        kernel = kernel * max(dims, 1)
+    return 0, prod(kernel) * _numel(out)
+
+
+def adaptive_windows(in_size: int, out_size: int) -> int:
+    """Total length of the windows ``adaptive_*_pool`` slices along one axis: [floor(j*I/O), ceil((j+1)*I/O))."""
+    return sum(-(-(j + 1) * in_size // out_size) - (j * in_size // out_size) for j in range(out_size))
+
+
+def _adaptive_pool(args, kwargs, outs):
+    x, out = args[0], outs[0]
+    xs, os_ = list(x.shape), list(out.shape)
+    spatial = len(args[1]) if not isinstance(args[1], int) else 1
+    lead = prod(xs[: len(xs) - spatial])
+    total = lead
+    for i, o in zip(xs[-spatial:], os_[-spatial:]):
+        total *= adaptive_windows(i, o)
+    return 0, total
+
+
+def _resize(cost: int):
+    def rule(args, kwargs, outs):
+        return 0, cost * _numel(outs[0])
+
+    return rule
+
+
+def _zero(args, kwargs, outs):
+    return 0, 0
+
+
+#: Operators with a MAC formula (name -> rule). Names are ATen overload packets (``func.overloadpacket``).
+MAC_RULES: dict[str, Callable] = {
+    "convolution": _convolution, "_convolution": _convolution, "convolution_overrideable": _convolution,
+    "cudnn_convolution": lambda a, k, o: (conv_mac(list(a[0].shape), list(a[1].shape), list(o[0].shape), False), 0),
+    "mkldnn_convolution": _convolution,
+    "_slow_conv2d_forward": _slow_conv,
+    "mm": _mm, "addmm": _addmm, "bmm": _bmm, "baddbmm": _baddbmm, "dot": _dot, "vdot": _dot, "mv": _mv,
+    "addmv": _addmv, "_scaled_mm": _mm,
+    "_scaled_dot_product_flash_attention_for_cpu": _sdpa_bhld(None, "attn_mask"),
+    "_scaled_dot_product_flash_attention": _sdpa_bhld(None, None),
+    "_scaled_dot_product_efficient_attention": _sdpa_bhld(3, "attn_bias"),
+    "_scaled_dot_product_cudnn_attention": _sdpa_bhld(3, "attn_bias"),
+    "_flash_attention_forward": _sdpa_blhd,
+    "_efficient_attention_forward": _sdpa_blhd,
+}
+
+#: Every operator with a non-zero "other" cost (name -> rule).
+OTHER_RULES: dict[str, Callable] = {
+    **{name: _elementwise(cost) for name, cost in ELEMENTWISE.items()},
+    **{name + "_": _elementwise(cost) for name, cost in ELEMENTWISE.items()},
+    "native_batch_norm": _batch_norm, "_native_batch_norm_legit_no_training": _batch_norm,
+    "_native_batch_norm_legit": _batch_norm, "cudnn_batch_norm": _batch_norm, "miopen_batch_norm": _batch_norm,
+    "native_layer_norm": _layer_norm, "native_group_norm": _group_norm,
+    "_softmax": _softmax, "_log_softmax": _softmax, "_safe_softmax": _softmax, "softmax": _softmax,
+    "log_softmax": _softmax,
+    "sum": _reduction, "mean": _reduction, "amax": _reduction, "amin": _reduction, "max": _reduction_or_binary,
+    "min": _reduction_or_binary, "prod": _reduction, "any": _reduction, "all": _reduction, "argmax": _reduction,
+    "argmin": _reduction, "logsumexp": _reduction, "norm": _reduction, "linalg_vector_norm": _reduction,
+    "var": _var, "std": _var, "var_mean": _var, "std_mean": _var,
+    "max_pool1d": _pool, "max_pool2d": _pool, "max_pool3d": _pool, "max_pool2d_with_indices": _pool,
+    "max_pool3d_with_indices": _pool, "avg_pool1d": _pool, "avg_pool2d": _pool, "avg_pool3d": _pool,
+    "_adaptive_avg_pool2d": _adaptive_pool, "_adaptive_avg_pool3d": _adaptive_pool,
+    "adaptive_avg_pool1d": _adaptive_pool, "adaptive_max_pool2d": _adaptive_pool,
+    "adaptive_max_pool1d": _adaptive_pool, "adaptive_max_pool3d": _adaptive_pool,
+    **{name: _resize(cost) for name, cost in RESIZE.items()},
+}
+
+#: Operators whose outputs beyond the first are bookkeeping (pooling indices, saved statistics, RNG state): only
+#: the first output counts as bytes written.
+FIRST_OUTPUT_ONLY = frozenset({
+    "max_pool2d_with_indices", "max_pool3d_with_indices", "adaptive_max_pool2d", "adaptive_max_pool1d",
+    "adaptive_max_pool3d", "native_batch_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit",
+    "native_layer_norm", "native_group_norm",
+    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention", "_flash_attention_forward",
+    "_efficient_attention_forward",
+})
+
+
+def classify(name: str) -> str:
+    """'mac', 'other', 'data' (moves bytes, no FLOPs), 'none' (no bytes, no FLOPs) or 'unknown'."""
+    if name in MAC_RULES:
+        return "mac"
+    if name in OTHER_RULES:
+        return "other"
+    if name in DATA_MOVEMENT:
+        return "data"
+    if name in NO_TRAFFIC:
+        return "none"
+    return "unknown"
+
+
+def op_flops(name: str, args, kwargs, outs) -> tuple[int, int]:
+    """(mac_flops, other_flops) of one operator call; (0, 0) for data movement and unknown operators."""
+    rule = MAC_RULES.get(name) or OTHER_RULES.get(name)
+    if rule is None:
+        return 0, 0
+    return rule(args, kwargs or {}, outs)
