@@ -148,6 +148,59 @@ def blocks(
     Console().print(table)
 
 
+@app.command()
+@handles_errors
+def devices(
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default) or json."),
+) -> None:
+    """List the roofline device presets: peak FLOP/s per dtype, bandwidth, ridge point and source."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .hardware import PRESETS
+
+    if fmt is not None and fmt.value == "json":
+        sys.stdout.write(json.dumps([spec.to_dict() for spec in PRESETS.values()], indent=2) + "\n")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("name", "peak TFLOP/s by dtype", "GB/s", "ridge FLOP/B", "source"):
+        table.add_column(column, no_wrap=column != "peak TFLOP/s by dtype", overflow="ellipsis",
+                         justify="right" if column in ("GB/s", "ridge FLOP/B") else "left")
+    for spec in PRESETS.values():
+        peaks = ", ".join(f"{d} {v / 1e12:g}" for d, v in spec.peak_flops.items())
+        first = next(iter(spec.peak_flops))
+        ridge = f"{spec.ridge_point(first):.1f} ({first})"
+        bandwidth = "relative" if spec.relative_only else f"{spec.bandwidth / 1e9:g}"
+        source = spec.source if len(spec.source) <= 60 else spec.source[:57] + "..."
+        table.add_row(spec.name, "relative only" if spec.relative_only else peaks, bandwidth, ridge, source)
+    console = Console()
+    console.print(table)
+    console.print("Aliases, full sources and notes: archscope devices --format json", style="dim")
+
+
+@app.command()
+@handles_errors
+def calibrate(
+    output: str = typer.Option("device.yaml", "--output", "-o", help="Where to save the measured preset."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or mps."),
+    dtypes: str = typer.Option("fp32,bf16", "--dtypes", help="Comma-separated dtypes to measure."),
+    seconds: float = typer.Option(3.0, "--seconds", help="Total time budget."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the preset (default: this machine)."),
+) -> None:
+    """Measure this machine's matmul FLOP/s per dtype and streaming bandwidth; save them as a device preset."""
+    from .hardware import calibrate as measure, save_device
+    from .render.output import check_writable
+
+    check_writable(output)
+    spec = measure(device, dtypes=[d.strip() for d in dtypes.split(",") if d.strip()], seconds=seconds, name=name)
+    save_device(spec, output)
+    peaks = ", ".join(f"{d} {v / 1e9:.1f} GFLOP/s" for d, v in spec.peak_flops.items())
+    typer.echo(f"{spec.name}: {peaks}, bandwidth {spec.bandwidth / 1e9:.1f} GB/s -> {output}")
+    typer.echo(f"use it with: archscope profile MODEL.yaml --device-spec {output}")
+
+
 @app.callback(invoke_without_command=True)
 def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
