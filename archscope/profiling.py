@@ -107,5 +107,6 @@ def add_roofline(report: ModelReport, result) -> ModelReport:
                 sub.predicted_ms = subs[sub.path].predicted_ms
     report.totals.predicted_ms = result.predicted_ms
     report.model.device_spec = result.device
+    report.model.predicted_unit = "relative" if result.relative_only else "ms"
     return report
 

@@ -24,6 +24,7 @@ class ModelInfo:
     dialect: str = "ultralytics"
     dtype: str = "fp32"
     device_spec: str | None = None  # roofline device preset, when one was asked for
+    predicted_unit: str | None = None  # "ms", or "relative" for presets known only by their ridge point
 
 
 @dataclass

@@ -88,6 +88,7 @@ def summary_line(report) -> str:
         if t.peak_activation_bytes is not None:
             parts.append(f"peak activations {t.peak_activation_bytes / 1e6:.1f} MB {m.dtype}")
     if t.predicted_ms is not None:
-        parts.append(f"{t.predicted_ms:.2f} ms predicted on {m.device_spec}")
+        unit = "relative units (ridge-point preset)" if m.predicted_unit == "relative" else "ms"
+        parts.append(f"{t.predicted_ms:.3g} {unit} predicted on {m.device_spec} ({m.dtype})")
     parts.append(f"imgsz {m.imgsz[0]}x{m.imgsz[1]} (HxW), batch {m.batch}, ch {m.ch}, nc {m.nc}")
     return ", ".join(parts)
