@@ -34,7 +34,7 @@ def test_profile_api_returns_the_documented_structure():
     assert {"index", "from", "n", "module", "args", "params", "output_shape"} <= set(first)
     assert first["output_shape"] == [1, 16, 320, 192]  # Conv 64*0.25=16 channels, stride 2, H x W = 640 x 384
     assert data["totals"]["params"] == sum(layer["params"] for layer in data["layers"])
-    assert data["layers"][-1]["output_shape"] == [1, 84, 80 * 48 + 40 * 24 + 20 * 12]  # 4 box + 80 classes
+    assert data["layers"][-1]["output_shape"] == [1, 24, 80 * 48 + 40 * 24 + 20 * 12]  # 4 box + 20 classes
 
 
 def test_profile_accepts_a_dict_and_options():
