@@ -157,12 +157,10 @@ def _absolute_sources(row: LayerSpec) -> tuple[tuple[int, ...], bool]:
     raw = row.from_ if is_multi else (row.from_,)
     out = []
     for f in raw:
-        j = row.index + f if f < 0 else f
-        if f >= 0 and f >= row.index:
+        if f >= row.index:
             raise ArchscopeError(f"'from' {f} points forward (a layer may only take earlier layers)")
-        if j < -1 or (f < 0 and j < -1):
-            raise ArchscopeError(f"'from' {f} points before the model input")
-        if f < 0 and j == -1 and row.index != 0 and f != -1:
+        j = f if f >= 0 else row.index + f
+        if j < -1 or (j == -1 and f != -1):  # only the first layer's -1 reaches the model input
             raise ArchscopeError(f"'from' {f} points before the first layer")
         out.append(j)
     return tuple(out), is_multi
