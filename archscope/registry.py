@@ -43,9 +43,8 @@ class ChannelContext:
     dialect: str
 
     def scale_channels(self, c: int) -> int:
-        """Apply the width multiple and channel cap to an output-channel count (classes are never scaled)."""
-        if c == self.nc:
-            return c
+        """Apply the width multiple and channel cap to an output-channel count (Ultralytics 8.4 scales every
+        channel-bearing block this way; only Classify keeps its nc, through its own rule)."""
         return make_divisible(min(c, self.max_channels) * self.width, 8)
 
     def single_input(self, block: str) -> int:

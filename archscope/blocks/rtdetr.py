@@ -148,6 +148,10 @@ class AIFI(nn.Module):
         self.act = nn.GELU() if act is None else act
         self.normalize_before = normalize_before
 
+    def init_real(self):
+        """nn.MultiheadAttention has no public reset_parameters: initialise it here (Xavier, zero biases)."""
+        self.ma._reset_parameters()
+
     def _ffn(self, x):
         return self.fc2(self.dropout(self.act(self.fc1(x))))
 
@@ -269,6 +273,10 @@ class DeformableTransformerDecoderLayer(nn.Module):
         self.linear2 = nn.Linear(d_ffn, d_model)
         self.dropout4 = nn.Dropout(dropout)
         self.norm3 = nn.LayerNorm(d_model)
+
+    def init_real(self):
+        """nn.MultiheadAttention has no public reset_parameters: initialise it here (Xavier, zero biases)."""
+        self.self_attn._reset_parameters()
 
     def forward(self, embed, ref_boxes, memory, shapes, query_pos):
         q = (embed + query_pos).transpose(0, 1)  # sequence-first attention
