@@ -324,7 +324,8 @@ def materialize(built: BuiltModel, device: str = "cpu", seed: int = 0):
     try:
         with torch.no_grad():
             for module in model.modules():
-                reset = getattr(module, "reset_parameters", None)
+                # nn.MultiheadAttention only has the private spelling
+                reset = getattr(module, "reset_parameters", None) or getattr(module, "_reset_parameters", None)
                 if callable(reset) and not isinstance(module, type(model)):
                     reset()
                 if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.running_mean is not None:

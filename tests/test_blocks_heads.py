@@ -334,6 +334,13 @@ def test_yolov5s_v6_fixture_params_and_shapes():
     assert built.model.layers[-1].stride == (8, 16, 32)
 
 
+def test_yolov5s_v6_fixture_per_layer_matches_the_repository():
+    from reference.yolov5_repo import YOLOV5_REPO  # measured with the YOLOv5 repository's own code (see its docstring)
+
+    built = build_model(load_spec(str(FIXTURES / "yolov5s_v6.yaml")), BuildOptions(imgsz=(640, 640)))
+    assert [layer.params for layer in built.layers] == YOLOV5_REPO["yolov5s"]["per_layer"]
+
+
 def test_yolov5s_v6_real_forward_non_square():
     built = build_model(load_spec(str(FIXTURES / "yolov5s_v6.yaml")), BuildOptions(imgsz=(128, 160)))
     model = materialize(built)

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from ..errors import ArchscopeError
-from ..registry import FixedOut, HeadInputs, Resolved, block
+from ..registry import FixedOut, HeadInputs, block
 from .common import Conv, DWConv, current_context
 
 
@@ -351,6 +351,7 @@ class v10Detect(Detect):  # noqa: N801 - the YAML name
 
     def __init__(self, nc: int = 80, ch=()):
         super().__init__(nc, ch)
+        self.legacy = False  # the light class branch, whatever the model's other blocks
         self.one2one_cv2 = copy.deepcopy(self.cv2)
         self.one2one_cv3 = copy.deepcopy(self.cv3)
 
