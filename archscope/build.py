@@ -323,6 +323,13 @@ def materialize(built: BuiltModel, device: str = "cpu", seed: int = 0):
     torch.manual_seed(seed)
     try:
         with torch.no_grad():
+            # Every tensor gets a defined value first: memory from to_empty() may hold denormals (tens of times
+            # slower arithmetic) or NaNs wherever a module has no reset_parameters of its own.
+            for param in model.parameters():
+                param.normal_(0.0, 0.02)
+            for buffer in model.buffers():
+                if buffer.is_floating_point():
+                    buffer.zero_()
             for module in model.modules():
                 # nn.MultiheadAttention only has the private spelling
                 reset = getattr(module, "reset_parameters", None) or getattr(module, "_reset_parameters", None)
@@ -330,9 +337,6 @@ def materialize(built: BuiltModel, device: str = "cpu", seed: int = 0):
                     reset()
                 if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.running_mean is not None:
                     module.reset_running_stats()
-            for name, buffer in model.named_buffers():
-                if buffer.is_floating_point() and not torch.isfinite(buffer).all():
-                    buffer.zero_()
     finally:
         torch.random.set_rng_state(generator_state)
     for module in model.modules():  # value-dependent initialisation (e.g. DFL's fixed arange weights)

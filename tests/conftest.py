@@ -1,6 +1,11 @@
 import pytest
+import torch
 
 from official_configs import official_cfg_dir
+
+# Tests check values, never speed: one intra-op thread avoids the spin-wait contention that makes small real
+# forwards tens of times slower when the machine is busy (seen here: 0.4 s vs 5 s for yolov9e at 64x96).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
