@@ -38,6 +38,7 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
     bpe = bytes_per_element(dtype)
     model = built.model
     if real:
+        _check_memory_for_real_forward(built)
         model = _materialized_copy(built)
     device = "cpu" if real else "meta"
     h, w = built.imgsz
@@ -145,6 +146,28 @@ def _legacy_pass(model, built: BuiltModel, device: str, real: bool, main_counts)
     if counter.failures:
         return dict(main_counts.legacy), None
     return counter.legacy, side
+
+
+def _check_memory_for_real_forward(built: BuiltModel) -> None:
+    """A real forward allocates every activation (a 160x160-token attention map is gigabytes): estimate it on meta
+    first -- weights, the peak of live layer outputs, and the largest single operator -- and refuse clearly."""
+    import os
+
+    from ..errors import ArchscopeError
+
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    meta = analyze(built, dtype="fp32", real=False, legacy=False)
+    params = sum(layer.param_bytes for layer in meta.layers)
+    largest_op = max((op.bytes_read + op.bytes_written for op in meta.ops), default=0)
+    needed = 2 * params + meta.peak_activation_bytes + largest_op
+    if needed > 0.8 * available:
+        raise ArchscopeError(
+            f"a real CPU forward at {built.imgsz[0]}x{built.imgsz[1]}, batch {built.batch} needs about "
+            f"{needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB is available; count on meta instead "
+            f"(the default), or use a smaller --imgsz/--batch")
 
 
 def _input(shape, device: str, real: bool):

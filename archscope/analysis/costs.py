@@ -63,6 +63,7 @@ ELEMENTWISE: dict[str, int] = {
     "celu": 5, "selu": 5,  # elu plus a scale
     "log_sigmoid_forward": 5,
     "glu": 5,  # a * sigmoid(b), per output element
+    "cumsum": 1, "cumprod": 1,  # one add (multiply) per element
 }
 
 #: Normalisation, softmax and reductions.
@@ -90,12 +91,13 @@ POOLING = "kernel elements per output element"
 
 #: Resizing: FLOPs per output element. Nearest-neighbour only copies (0). The interpolating modes are a weighted
 #: sum of the neighbours (the weights are computed once per output row/column and not counted): linear 2 multiplies
-#: + 1 add, bilinear 4 + 3, bicubic 16 + 15, trilinear 8 + 7.
+#: + 1 add, bilinear 4 + 3, bicubic 16 + 15, trilinear 8 + 7; ``grid_sample`` (bilinear) 7.
 RESIZE: dict[str, int] = {
     "upsample_nearest1d": 0, "upsample_nearest2d": 0, "upsample_nearest3d": 0,
     "_upsample_nearest_exact1d": 0, "_upsample_nearest_exact2d": 0, "_upsample_nearest_exact3d": 0,
     "upsample_linear1d": 3, "upsample_bilinear2d": 7, "_upsample_bilinear2d_aa": 7, "upsample_bicubic2d": 31,
     "_upsample_bicubic2d_aa": 31, "upsample_trilinear3d": 15,
+    "grid_sampler_2d": 7,  # bilinear sampling at arbitrary points (RT-DETR's deformable attention)
 }
 
 #: Scaled-dot-product attention kernels: besides their ``mac_flops``, **6 per attention score** in ``other_flops``
@@ -110,7 +112,7 @@ DATA_MOVEMENT = frozenset({
     "channel_shuffle", "native_channel_shuffle", "index", "index_select", "gather", "scatter", "index_put",
     "index_put_", "masked_select", "take", "tril", "triu", "fill", "fill_", "zero_", "zeros", "zeros_like", "ones",
     "ones_like", "full", "full_like", "arange", "linspace", "scalar_tensor", "_unsafe_index", "unfold_copy",
-    "im2col", "col2im", "nonzero", "sort", "topk", "cumsum", "one_hot", "bernoulli", "rand", "randn", "rand_like",
+    "im2col", "col2im", "nonzero", "sort", "topk", "one_hot", "new_zeros", "new_ones", "new_full", "eye", "bernoulli", "rand", "randn", "rand_like",
     "randn_like", "normal", "uniform_", "normal_", "meshgrid", "lift_fresh_copy", "_reshape_copy", "clone_",
     "embedding", "unbind_copy", "as_strided_copy", "slice_scatter", "select_scatter", "diagonal_scatter",
     "narrow_copy", "split_with_sizes_copy", "expand_copy", "permute_copy", "view_copy", "_local_scalar_dense",
@@ -140,7 +142,8 @@ def cost_table_markdown() -> str:
         ("softmax, log_softmax", "other", "5/element"),
         ("sum, mean, amax, ... (reductions)", "other", "1/input element (var, std: 3)"),
         ("max/avg pooling", "other", "kernel elements/output element (adaptive: exact windows)"),
-        ("upsample nearest / linear / bilinear / bicubic / trilinear", "other", "0 / 3 / 7 / 31 / 15 per output element"),
+        ("upsample nearest / linear / bilinear / bicubic / trilinear; grid_sample", "other",
+         "0 / 3 / 7 / 31 / 15 per output element; 7"),
     ]
     groups: dict[int, list[str]] = {}
     for name, cost in ELEMENTWISE.items():

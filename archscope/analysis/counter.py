@@ -17,8 +17,6 @@ their real meta kernel, so the answer is always right, only possibly slower.
 from __future__ import annotations
 
 import math
-import operator
-from functools import reduce
 from typing import Any, Callable
 
 import torch
@@ -45,9 +43,18 @@ def _list(value, n: int) -> list[int]:
     return value * n if len(value) == 1 else value
 
 
+def _plain_layout(x: torch.Tensor) -> bool:
+    """Inputs whose CPU kernels (conv, batch norm, pooling, resize, pad) write a plain contiguous output: contiguous
+    ones, and NCHW-ordered views such as channel slices. Channels-last-like or broadcast inputs are left to the
+    kernels, which keep their layout."""
+    if x.is_contiguous():
+        return True
+    return x.dim() == 4 and x.stride()[1] != 1 and 0 not in x.stride() and x.stride()[3] == 1
+
+
 def _conv_shape(args, kwargs):
     x, w = args[0], args[1]
-    if len(args) < 9 or kwargs or not x.is_contiguous() or x.dim() != w.dim():
+    if len(args) < 9 or kwargs or x.dim() != w.dim() or not _plain_layout(x):
         return None
     stride, padding, dilation, transposed, output_padding, groups = args[3:9]
     nd = x.dim() - 2
@@ -223,10 +230,10 @@ def _cat_shape(args, kwargs):
 def _batch_norm_shape(args, kwargs):
     x = args[0]
     training = args[5] if len(args) > 5 else kwargs.get("training")
-    if training or not x.is_contiguous():
+    if training or x.dim() < 2 or not _plain_layout(x):
         return None
     # CPU returns empty saved statistics in inference (the meta kernel returns C-sized ones): follow the CPU.
-    return _like(x), _meta((0,), x.dtype), _meta((0,), x.dtype)
+    return _meta(x.shape, x.dtype), _meta((0,), x.dtype), _meta((0,), x.dtype)
 
 
 def _pool_out(size, k, pad, stride, dil, ceil):
@@ -238,7 +245,7 @@ def _pool_out(size, k, pad, stride, dil, ceil):
 
 def _pool_common(args, kwargs, with_dilation):
     x = args[0]
-    if kwargs or x.dim() != 4 or not x.is_contiguous():
+    if kwargs or x.dim() != 4 or not _plain_layout(x):
         return None
     k = _list(args[1], 2)
     stride = _list(args[2], 2) if len(args) > 2 and args[2] not in ([], ()) else k
@@ -273,7 +280,7 @@ def _avg_pool_shape(args, kwargs):
 def _upsample_shape(args, kwargs, packet_name):
     x = args[0]
     nd = x.dim() - 2
-    if kwargs or nd < 1 or not x.is_contiguous():
+    if kwargs or nd < 1 or not _plain_layout(x):
         return None
     # .vec(input, output_size, scale_factors) and .default(input, output_size, [align_corners,] scales...)
     output_size = args[1] if len(args) > 1 else None
@@ -359,6 +366,19 @@ def _sdpa_cpu_shape(args, kwargs):
     return out, lse
 
 
+def _pad_shape(args, kwargs):  # constant_pad_nd(self, pad, value=0)
+    x, pad = args[0], list(args[1])
+    if kwargs or len(pad) % 2 or len(pad) // 2 > x.dim() or not _plain_layout(x):
+        return None
+    shape = list(x.shape)
+    for i in range(len(pad) // 2):
+        d = x.dim() - 1 - i
+        shape[d] += pad[2 * i] + pad[2 * i + 1]
+        if shape[d] < 0:
+            return None
+    return _meta(shape, x.dtype)
+
+
 def _stack_shape(args, kwargs):
     tensors = list(args[0])
     dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
@@ -441,7 +461,7 @@ def _factory_shape(args, kwargs):  # zeros/ones/full/empty(size, ...)
 _UNARY = ("silu", "sigmoid", "relu", "hardswish", "hardsigmoid", "gelu", "mish", "tanh", "exp", "neg",
           "leaky_relu", "hardtanh", "elu", "softplus", "abs", "sqrt", "rsqrt", "reciprocal", "log", "erf",
           "sin", "cos", "clamp", "clamp_min", "clamp_max")
-_BINARY = ("add", "sub", "mul", "div", "rsub", "maximum", "minimum")
+_BINARY = ("add", "sub", "mul", "div", "rsub", "maximum", "minimum", "pow")
 
 SHAPE_RULES: dict[str, Callable] = {
     "convolution": _conv_shape,
@@ -454,7 +474,7 @@ SHAPE_RULES: dict[str, Callable] = {
     "_softmax": _softmax_shape, "_safe_softmax": _softmax_shape, "_log_softmax": _softmax_shape,
     "native_layer_norm": _layer_norm_shape,
     "_scaled_dot_product_flash_attention_for_cpu": _sdpa_cpu_shape,
-    "stack": _stack_shape, "clone": _clone_shape, "empty": _empty_shape,
+    "stack": _stack_shape, "clone": _clone_shape, "constant_pad_nd": _pad_shape, "empty": _empty_shape,
     "arange": _arange_shape, "zeros": _factory_shape, "ones": _factory_shape, "full": _factory_shape,
     **{name: _unary_shape for name in _UNARY},
     **{name + "_": _inplace_shape for name in _UNARY + _BINARY},
@@ -522,6 +542,16 @@ FUNCTIONAL_PRODUCTS = frozenset({
 })
 
 
+def _is_view(func) -> bool:
+    """True for operators whose output aliases an input without writing it (``OpOverload.is_view``, or read from
+    the schema on torch versions without that property)."""
+    flag = getattr(func, "is_view", None)
+    if flag is not None:
+        return bool(flag)
+    returns = func._schema.returns
+    return bool(returns) and returns[0].alias_info is not None and not returns[0].alias_info.is_write
+
+
 class _OpInfo:
     __slots__ = ("name", "kind", "rule", "shape_rule", "first_only", "free", "functional")
 
@@ -538,8 +568,8 @@ class _OpInfo:
             self.shape_rule = SHAPE_RULES.get(name)
         self.first_only = name in costs.FIRST_OUTPUT_ONLY
         self.functional = name in FUNCTIONAL_PRODUCTS
-        # views and aliases move nothing; an in-place op on a view is not a view
-        self.free = self.kind == "none" or (func.is_view and self.kind == "unknown")
+        # views and aliases move nothing
+        self.free = self.kind == "none" or (_is_view(func) and self.kind == "unknown")
         if self.free:
             self.kind = "none"
 
@@ -710,17 +740,21 @@ class ModuleTracker:
 def _sdpa_choice_like_cpu(q, k, v, attn_mask, dropout_p, is_causal, scale, enable_gqa) -> int:
     """The backend CPU would pick for these shapes/strides, asked of torch itself on empty CPU replicas."""
 
+    from torch.utils._python_dispatch import _disable_current_modes
+
     def replica(t):
         if t is None:
             return None
         return torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="cpu")
 
-    mask = attn_mask
-    if mask is not None:
-        mask = torch.empty((), dtype=mask.dtype).expand(mask.shape) if mask.numel() > 1 << 22 else replica(mask)
     try:
-        return int(torch._fused_sdp_choice(replica(q), replica(k), replica(v), mask, dropout_p, is_causal,
-                                           scale=scale, enable_gqa=enable_gqa))
+        with _disable_current_modes():  # asking is not part of the model: keep it out of the count
+            mask = attn_mask
+            if mask is not None:
+                mask = torch.empty((), dtype=mask.dtype).expand(mask.shape) if mask.numel() > 1 << 22 \
+                    else replica(mask)
+            return int(torch._fused_sdp_choice(replica(q), replica(k), replica(v), mask, dropout_p, is_causal,
+                                               scale=scale, enable_gqa=enable_gqa))
     except Exception:  # noqa: BLE001 - any doubt: the math path, which is what meta would run anyway
         return 0
 
@@ -746,10 +780,6 @@ class MetaSdpaAsCpu(torch.overrides.TorchFunctionMode):
             return None
         return aten._scaled_dot_product_flash_attention_for_cpu(query, key, value, dropout_p, is_causal,
                                                                 attn_mask=attn_mask, scale=scale)[0]
-
-
-def product(values) -> int:
-    return reduce(operator.mul, values, 1)
 
 
 class shape_only:
