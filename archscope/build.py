@@ -266,7 +266,7 @@ def _propagate(model, spec, infos, options, ch_in):
         with torch.no_grad(), shape_only():
             model.run(x, on_layer=record)
     except LayerFailure as failure:
-        max_stride = max(strides.values(), default=1)
+        max_stride = max(_probe_max_stride(model, options, ch_in), max(strides.values(), default=1))
         if h % max_stride or w % max_stride:
             raise _stride_error(options, max_stride, spec) from None
         info = infos[failure.index]
@@ -277,6 +277,29 @@ def _propagate(model, spec, infos, options, ch_in):
     if h % max_stride or w % max_stride:
         raise _stride_error(options, max_stride, spec)
     return shapes, strides, max_stride
+
+
+def _probe_max_stride(model, options, ch_in) -> int:
+    """The model's max stride, from a meta forward at a size every power-of-two stride up to 256 divides."""
+    import torch
+
+    from .analysis.counter import shape_only
+    from .model import LayerFailure
+
+    h, w = (-(-d // 256) * 256 for d in options.imgsz)
+    found = [1]
+
+    def record(_, out):
+        shape = shape_of(out)
+        if isinstance(shape, list) and len(shape) == 4 and all(isinstance(d, int) for d in shape):
+            found.append(nominal_stride(h, shape[2]))
+
+    try:
+        with torch.no_grad(), shape_only():
+            model.run(torch.empty(1, ch_in, h, w, device="meta"), on_layer=record)
+    except LayerFailure:
+        pass  # the model is broken at any size: report the layer instead
+    return max(found)
 
 
 def _stride_error(options, max_stride, spec):

@@ -182,3 +182,19 @@ def test_real_entry_point_prints_no_traceback(tmp_path):
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("archscope: error: ") and ":3: malformed YAML" in done.stderr
+
+
+def test_stride_error_names_the_true_max_stride(tmp_path):
+    """At 100 px this stride-32 model breaks at a stride-4 Concat: the message must still say 32, not 8."""
+    model = """\
+    backbone:
+      - [-1, 1, Conv, [8, 3, 2]]
+      - [-1, 1, Conv, [8, 3, 2]]
+      - [-1, 1, Conv, [8, 3, 2]]
+      - [-1, 1, nn.Upsample, [None, 2, "nearest"]]
+      - [[-1, 1], 1, Concat, [1]]
+      - [-1, 1, Conv, [8, 3, 2]]
+      - [-1, 1, Conv, [8, 3, 2]]
+      - [-1, 1, Conv, [8, 3, 2]]
+    """
+    assert_input_error(["profile", write(tmp_path, model), "--imgsz", "100"], "max stride 32", "try --imgsz 96x96")
