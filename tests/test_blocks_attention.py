@@ -346,3 +346,14 @@ def test_yolo12_large_scales_get_residual_gamma(cfg_dir):
     small = build_model(spec, BuildOptions(scale="m"))
     assert small.layers[6].args == [512, 512, 2, True, 4]
     assert small.model.layers[6].gamma is None
+
+
+def test_materialize_is_deterministic_for_attention_blocks():
+    spec = load_spec({"nc": 2, "backbone": [[-1, 1, "Conv", [64, 3, 2]], [-1, 1, "A2C2f", [64, True, 2, True, 1.2]],
+                                            [-1, 1, "C2PSA", [64]]], "head": []})
+    weights = []
+    for _ in range(2):
+        model = materialize(build_model(spec, BuildOptions(imgsz=(32, 64))))
+        torch.rand(3)  # global RNG use between calls must not matter
+        weights.append(torch.cat([p.flatten() for p in model.parameters()]))
+    assert torch.equal(weights[0], weights[1])

@@ -289,3 +289,14 @@ def test_official_config_per_layer_params_match_ultralytics(key, cfg_dir):
     if (cfg, scale, (384, 640)) in HEAD_OUT:
         out = built.layers[-1].output_shape
         assert out == HEAD_OUT[(cfg, scale, (384, 640))]
+
+
+def test_c3k2_scale_tweak_matches_exact_scale_names_and_flagless_rows():
+    """Ultralytics 8.4.190 sets C3k2's c3k flag (arg 3) for scales exactly m, l or x, adding it when the row has none.
+    Figures from Ultralytics 8.4.190 (helper comparison): flagless C3k2 [128] at scale m = 78,848 params."""
+    from archscope.blocks.csp import _c3k2_scale_args
+
+    assert _c3k2_scale_args([64, 128, 2], "m") == [64, 128, 2, True]
+    assert _c3k2_scale_args([64, 128, 2, False, 0.25], "l") == [64, 128, 2, True, 0.25]
+    assert _c3k2_scale_args([64, 128, 2, False, 0.25], "ml") == [64, 128, 2, False, 0.25]
+    assert _c3k2_scale_args([64, 128, 2, False], None) == [64, 128, 2, False]

@@ -165,7 +165,9 @@ class AAttn(nn.Module):
 class ABlock(nn.Module):
     """Area attention then a 1x1-conv MLP (dim -> int(dim * mlp_ratio) -> dim), both with residual adds.
 
-    Its convolution weights start from a truncated normal (std 0.02) with zero biases, as published.
+    At construction its convolution weights are drawn from a truncated normal (std 0.02) with zero biases, as
+    published (a no-op on ``meta``). There is no ``init_real``: a materialised model keeps archscope's own
+    deterministic random weights, which is all a profile needs.
     """
 
     def __init__(self, dim, num_heads, mlp_ratio=1.2, area=1):
@@ -173,10 +175,6 @@ class ABlock(nn.Module):
         self.attn = AAttn(dim, num_heads=num_heads, area=area)
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(Conv(dim, hidden, 1), Conv(hidden, dim, 1, act=False))
-        self.init_real()
-
-    def init_real(self):
-        """Truncated-normal conv weights (std 0.02), zero conv biases; a no-op in effect on ``meta``."""
         with torch.no_grad():
             for m in self.modules():
                 if isinstance(m, nn.Conv2d):

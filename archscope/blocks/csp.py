@@ -21,8 +21,8 @@ from .common import Conv, DWConv, GhostConv, RepConv
 
 def _c3k2_scale_args(args, scale):
     """YOLO11's m/l/x scales use C3k inner blocks: Ultralytics forces the ``c3k`` flag on for them."""
-    if scale is not None and scale in "mlx" and len(args) > 3:
-        args[3] = True
+    if scale in {"m", "l", "x"}:
+        args[3:4] = [True]  # also when the row gave no c3k flag
     return args
 
 
