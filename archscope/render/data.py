@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from .units import fmt_args, fmt_shape, layer_cells, summary_line
+from .units import crosscheck_lines, fmt_args, fmt_shape, layer_cells, summary_line
 
 CSV_COLUMNS = [
     "index", "from", "n", "module", "args", "params", "output_shape", "flops", "mac_flops", "other_flops",
@@ -44,6 +44,7 @@ def to_markdown(report, *, depth: int = 0) -> str:
                             for h in header) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    lines += ["", *(f"- {line}" for line in crosscheck_lines(report))] if report.crosscheck else []
     return "\n".join(lines) + "\n"
 
 

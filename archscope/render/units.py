@@ -92,3 +92,13 @@ def summary_line(report) -> str:
         parts.append(f"{t.predicted_ms:.3g} {unit} predicted on {m.device_spec} ({m.dtype})")
     parts.append(f"imgsz {m.imgsz[0]}x{m.imgsz[1]} (HxW), batch {m.batch}, ch {m.ch}, nc {m.nc}")
     return ", ".join(parts)
+
+
+def crosscheck_lines(report) -> list[str]:
+    """One line per --counter backend: its total beside archscope's, and why they differ."""
+    lines = []
+    for c in report.crosscheck:
+        lines.append(f"{c['counter']} {c['version']}: {c['flops_x2'] / 1e9:.2f} GFLOPs (2 x its {c['macs'] / 1e9:.2f} G "
+                     f"multiply-adds) vs archscope mac_flops {c['archscope_mac_flops'] / 1e9:.2f} G; "
+                     f"{c['explanation']}")
+    return lines
