@@ -70,6 +70,7 @@ def add_costs(report: ModelReport, built: BuiltModel, costs, *, depth: int = 0) 
     for layer, lc in zip(report.layers, costs.layers):
         t = lc.totals
         layer.flops, layer.mac_flops, layer.other_flops = t.flops, t.mac_flops, t.other_flops
+        layer.attention_flops = t.attention_flops
         layer.gflops_ultralytics = lc.gflops_ultralytics
         layer.gflops_legacy = lc.gflops_legacy
         layer.bytes_unfused, layer.bytes_fused = t.bytes_unfused, lc.bytes_fused
@@ -87,6 +88,7 @@ def add_costs(report: ModelReport, built: BuiltModel, costs, *, depth: int = 0) 
     total = costs.totals
     tt = report.totals
     tt.flops, tt.mac_flops, tt.other_flops = total.flops, total.mac_flops, total.other_flops
+    tt.attention_flops = total.attention_flops
     tt.gflops_ultralytics, tt.gflops_legacy = costs.gflops_ultralytics, costs.gflops_legacy
     tt.bytes_unfused, tt.bytes_fused = total.bytes_unfused, costs.bytes_fused
     tt.arithmetic_intensity = _intensity(total.flops, total.bytes_unfused, costs.bytes_fused)

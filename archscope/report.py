@@ -55,6 +55,7 @@ class LayerReport:
     flops: int | None = None
     mac_flops: int | None = None
     other_flops: int | None = None
+    attention_flops: int | None = None  # part of mac_flops: matmuls of two activations (QK^T, PV)
     gflops_ultralytics: float | None = None
     gflops_legacy: float | None = None
     bytes_unfused: int | None = None
@@ -81,6 +82,7 @@ class Totals:
     flops: int | None = None
     mac_flops: int | None = None
     other_flops: int | None = None
+    attention_flops: int | None = None
     gflops_ultralytics: float | None = None
     gflops_legacy: float | None = None
     bytes_unfused: int | None = None

@@ -269,6 +269,7 @@ def test_psa_attention_by_hand(h, w, tmp_path):
     # cv2 128*128 = 62016; attention: scores (N x 32) @ (32 x N) and (64 x N) @ (N x N): 96 N^2 MACs
     assert layer.totals.mac_flops == 2 * 62016 * N + 2 * 96 * N * N
     assert layer.submodules["attn"].mac_flops == 2 * (8192 + 576 + 4096) * N + 2 * 96 * N * N
+    assert layer.totals.attention_flops == 2 * 96 * N * N  # only the two @ products, none of the convs
     # other: BN 2 per element on 128+128+64+64+128+64+128 = 704 channels; SiLU 5 on cv1, ffn.0, cv2 (384 channels);
     # q * scale 32N; softmax 5 N^2; residual adds: pe 64N, attn 64N, ffn 64N
     assert layer.totals.other_flops == 2 * 704 * N + 5 * 384 * N + 32 * N + 5 * N * N + 3 * 64 * N

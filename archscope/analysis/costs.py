@@ -388,6 +388,16 @@ FIRST_OUTPUT_ONLY = frozenset({
 })
 
 
+#: Matrix products whose operands are both activations (``QK^T``, ``PV``): the "attention matmuls". Weights reach
+#: the dispatcher through ``convolution`` and ``mm``/``addmm`` (``nn.Linear``); ``bmm`` and the SDPA kernels come from
+#: ``q @ k.transpose(...)``-style code and ``F.scaled_dot_product_attention``. Module-hook counters never see them.
+ACTIVATION_MATMULS = frozenset({
+    "bmm", "baddbmm", "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention", "_flash_attention_forward",
+    "_efficient_attention_forward",
+})
+
+
 def classify(name: str) -> str:
     """'mac', 'other', 'data' (moves bytes, no FLOPs), 'none' (no bytes, no FLOPs) or 'unknown'."""
     if name in MAC_RULES:

@@ -28,6 +28,13 @@ class OpRecord:
     def bytes(self) -> int:
         return self.bytes_read + self.bytes_written
 
+    @property
+    def attention_flops(self) -> int:
+        """The MAC FLOPs of this call when it multiplies two activations (``bmm``, SDPA), else 0."""
+        from .costs import ACTIVATION_MATMULS
+
+        return self.mac_flops if self.op in ACTIVATION_MATMULS else 0
+
 
 @dataclass(slots=True)
 class CostTotals:
@@ -37,12 +44,14 @@ class CostTotals:
     mac_flops: int = 0
     other_flops: int = 0
     bytes_unfused: int = 0
+    attention_flops: int = 0  # part of mac_flops: activation-by-activation matmuls (QK^T, PV)
 
     def add(self, op: OpRecord) -> None:
         self.flops += op.flops
         self.mac_flops += op.mac_flops
         self.other_flops += op.other_flops
         self.bytes_unfused += op.bytes
+        self.attention_flops += op.attention_flops
 
 
 @dataclass(slots=True)
@@ -88,6 +97,7 @@ class ModelCosts:
             total.mac_flops += part.mac_flops
             total.other_flops += part.other_flops
             total.bytes_unfused += part.bytes_unfused
+            total.attention_flops += part.attention_flops
         return total
 
     @property
