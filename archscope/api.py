@@ -62,6 +62,7 @@ def profile(
     ``analyse=False`` gives only structure, parameters and shapes.
     """
     from .build import BuildOptions, build_model
+    from .diagnostics import find_issues
     from .profiling import add_costs, add_roofline, make_report
     from .spec import load_spec
 
@@ -91,6 +92,7 @@ def profile(
 
     costs = analyze(built, dtype=dtype, real=real)
     add_costs(report, built, costs, depth=depth)
+    report.findings = find_issues(report)
     if device is not None:
         from .roofline import roofline
 

@@ -76,6 +76,9 @@ def _emit(report, fmt: Optional[OutputFormat], output: Optional[str], depth: int
     from .render.output import write_atomic
 
     chosen = format_for(output, fmt.value if fmt else None)
+    if output or chosen != "table":  # the table shows them itself; elsewhere they must not vanish into a file
+        for finding in getattr(report, "findings", []):
+            typer.echo(f"archscope: warning: {finding.message}", err=True)
     if output:
         write_atomic(output, render_text(report, chosen, depth=depth))
         typer.echo(f"wrote {chosen} report to {output}", err=True)

@@ -70,12 +70,14 @@ def add_costs(report: ModelReport, built: BuiltModel, costs, *, depth: int = 0) 
     for layer, lc in zip(report.layers, costs.layers):
         t = lc.totals
         layer.flops, layer.mac_flops, layer.other_flops = t.flops, t.mac_flops, t.other_flops
-        layer.attention_flops = t.attention_flops
+        layer.attention_flops, layer.attention_bytes = t.attention_flops, t.attention_bytes
+        layer.attention_bytes_fused = t.attention_bytes_fused
         layer.gflops_ultralytics = lc.gflops_ultralytics
         layer.gflops_legacy = lc.gflops_legacy
         layer.bytes_unfused, layer.bytes_fused = t.bytes_unfused, lc.bytes_fused
         layer.arithmetic_intensity = _intensity(t.flops, t.bytes_unfused, lc.bytes_fused)
         layer.activation_bytes = lc.activation_bytes
+        layer.score_bytes, layer.score_shape = lc.score_bytes, list(lc.score_shape) or None
         module = built.model.layers[layer.index]
         layer.submodules = [
             SubmoduleReport(path=path, depth=path.count(".") + 1, module=type(sub).__name__,
@@ -88,7 +90,8 @@ def add_costs(report: ModelReport, built: BuiltModel, costs, *, depth: int = 0) 
     total = costs.totals
     tt = report.totals
     tt.flops, tt.mac_flops, tt.other_flops = total.flops, total.mac_flops, total.other_flops
-    tt.attention_flops = total.attention_flops
+    tt.attention_flops, tt.attention_bytes = total.attention_flops, total.attention_bytes
+    tt.attention_bytes_fused = total.attention_bytes_fused
     tt.gflops_ultralytics, tt.gflops_legacy = costs.gflops_ultralytics, costs.gflops_legacy
     tt.bytes_unfused, tt.bytes_fused = total.bytes_unfused, costs.bytes_fused
     tt.arithmetic_intensity = _intensity(total.flops, total.bytes_unfused, costs.bytes_fused)

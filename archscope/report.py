@@ -56,12 +56,16 @@ class LayerReport:
     mac_flops: int | None = None
     other_flops: int | None = None
     attention_flops: int | None = None  # part of mac_flops: matmuls of two activations (QK^T, PV)
+    attention_bytes: int | None = None  # part of bytes_unfused: what those matmuls read and write
+    attention_bytes_fused: int | None = None  # the same with the score matrices kept on chip (fused attention)
     gflops_ultralytics: float | None = None
     gflops_legacy: float | None = None
     bytes_unfused: int | None = None
     bytes_fused: int | None = None
     arithmetic_intensity: dict[str, float] | None = None  # {"unfused": flops/bytes, "fused": flops/bytes}
     activation_bytes: int | None = None
+    score_bytes: int | None = None  # the largest attention score matrix the layer materialises (0: none)
+    score_shape: list[int] | None = None  # its shape; the last dim is the number of keys each query attends to
     predicted_ms: float | None = None
     bound: str | None = None  # "compute" or "memory"
     submodules: list[SubmoduleReport] = field(default_factory=list)
@@ -83,6 +87,8 @@ class Totals:
     mac_flops: int | None = None
     other_flops: int | None = None
     attention_flops: int | None = None
+    attention_bytes: int | None = None
+    attention_bytes_fused: int | None = None
     gflops_ultralytics: float | None = None
     gflops_legacy: float | None = None
     bytes_unfused: int | None = None
@@ -94,11 +100,21 @@ class Totals:
 
 
 @dataclass
+class Finding:
+    """Something about the model a user should act on, found in the figures (see ``archscope.diagnostics``)."""
+
+    kind: str  # e.g. "quadratic-attention"
+    layer: int
+    message: str
+
+
+@dataclass
 class ModelReport:
     model: ModelInfo
     totals: Totals
     layers: list[LayerReport]
     crosscheck: list[dict[str, Any]] = field(default_factory=list)  # optional fvcore/thop totals
+    findings: list[Finding] = field(default_factory=list)
     schema: str = SCHEMA
 
     @property
@@ -111,6 +127,7 @@ class ModelReport:
             "model": asdict(self.model),
             "totals": asdict(self.totals),
             "layers": [layer.to_dict() for layer in self.layers],
+            "findings": [asdict(f) for f in self.findings],
         }
         if self.crosscheck:
             out["crosscheck"] = list(self.crosscheck)
@@ -132,6 +149,7 @@ class ModelReport:
             totals=Totals(**_known(Totals, data["totals"])),
             layers=layers,
             crosscheck=list(data.get("crosscheck", [])),
+            findings=[Finding(**_known(Finding, f)) for f in data.get("findings", [])],
         )
 
 

@@ -75,6 +75,8 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
             continue
         lc = layers[op.layer]
         lc.totals.add(op)
+        if op.out_shape and op.attention_flops and op.bytes_written > lc.score_bytes:
+            lc.score_bytes, lc.score_shape = op.bytes_written, op.out_shape
         if op.path:
             chain = prefixes.get(op.path)
             if chain is None:

@@ -485,6 +485,10 @@ _UPSAMPLE = ("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d", "
 
 # ------------------------------------------------------------------------------------------ the mode
 
+#: Matrix products whose output is materialised in memory; when both operands are activations that output is an
+#: attention score matrix. (The SDPA kernels never materialise theirs, so they are not listed.)
+_SCORE_OPS = frozenset({"bmm", "baddbmm"})
+
 _BYTES_PER_ELEMENT = {
     "fp32": 4, "float32": 4, "float": 4, "tf32": 4,
     "fp16": 2, "float16": 2, "half": 2, "bf16": 2, "bfloat16": 2,
@@ -638,7 +642,8 @@ class CountingMode(TorchDispatchMode):
         for t in outs:
             written += elements(t)
         bpe = rec.bpe
-        rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read * bpe, written * bpe))
+        shape = tuple(outs[0].shape) if info.name in _SCORE_OPS and outs else ()
+        rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read * bpe, written * bpe, shape))
         if info.functional and rec.functional_depth == 0:
             rec.functional_macs[rec.layer] = rec.functional_macs.get(rec.layer, 0) + mac // 2
 

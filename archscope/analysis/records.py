@@ -19,6 +19,7 @@ class OpRecord:
     other_flops: int  # elementwise, norms, softmax, pooling, resize, conv/linear bias adds
     bytes_read: int  # every input tensor (activations and weights) at the analysed dtype
     bytes_written: int  # every output tensor at the analysed dtype
+    out_shape: tuple[int, ...] = ()  # recorded only for bmm/baddbmm, whose output may be an attention score matrix
 
     @property
     def flops(self) -> int:
@@ -35,6 +36,17 @@ class OpRecord:
 
         return self.mac_flops if self.op in ACTIVATION_MATMULS else 0
 
+    @property
+    def attention_bytes_fused(self) -> int:
+        """Bytes this attention matmul would move if the score matrix stayed on chip (fused/flash attention): a
+        product whose output outweighs its inputs makes scores (``QK^T``), which are then neither written nor read
+        back by the ``PV`` product; so such an op is charged its inputs minus one more read of its output."""
+        if not self.attention_flops:
+            return 0
+        if self.bytes_written > self.bytes_read:
+            return self.bytes_read - self.bytes_written
+        return self.bytes
+
 
 @dataclass(slots=True)
 class CostTotals:
@@ -45,6 +57,8 @@ class CostTotals:
     other_flops: int = 0
     bytes_unfused: int = 0
     attention_flops: int = 0  # part of mac_flops: activation-by-activation matmuls (QK^T, PV)
+    attention_bytes: int = 0  # part of bytes_unfused: what those matmuls read and write
+    attention_bytes_fused: int = 0  # the same with score matrices kept on chip (as fused attention kernels do)
 
     def add(self, op: OpRecord) -> None:
         self.flops += op.flops
@@ -52,6 +66,9 @@ class CostTotals:
         self.other_flops += op.other_flops
         self.bytes_unfused += op.bytes
         self.attention_flops += op.attention_flops
+        if op.attention_flops:
+            self.attention_bytes += op.bytes
+            self.attention_bytes_fused += op.attention_bytes_fused
 
 
 @dataclass(slots=True)
@@ -68,6 +85,8 @@ class LayerCosts:
     input_bytes: int = 0  # the layer's input tensor(s), as it received them
     param_bytes: int = 0  # the layer's parameters (each tensor once)
     live_bytes: int = 0  # activations live while this layer runs (see analysis.memory)
+    score_bytes: int = 0  # the largest activation-by-activation bmm output: an attention score matrix, if any
+    score_shape: tuple[int, ...] = ()  # its shape (last dim: the keys each query attends to)
 
 
 @dataclass(slots=True)
@@ -98,6 +117,8 @@ class ModelCosts:
             total.other_flops += part.other_flops
             total.bytes_unfused += part.bytes_unfused
             total.attention_flops += part.attention_flops
+            total.attention_bytes += part.attention_bytes
+            total.attention_bytes_fused += part.attention_bytes_fused
         return total
 
     @property

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from .units import crosscheck_lines, fmt_args, fmt_shape, layer_cells, summary_line
+from .units import attention_gflops_line, crosscheck_lines, finding_lines, fmt_args, fmt_shape, layer_cells, summary_line
 
 CSV_COLUMNS = [
     "index", "from", "n", "module", "args", "params", "output_shape", "flops", "mac_flops", "other_flops",
@@ -44,7 +44,9 @@ def to_markdown(report, *, depth: int = 0) -> str:
                             for h in header) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
-    lines += ["", *(f"- {line}" for line in crosscheck_lines(report))] if report.crosscheck else []
+    notes = [line for line in (attention_gflops_line(report),) if line] + crosscheck_lines(report)
+    notes += finding_lines(report)
+    lines += ["", *(f"- {line}" for line in notes)] if notes else []
     return "\n".join(lines) + "\n"
 
 

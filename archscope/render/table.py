@@ -6,9 +6,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .units import crosscheck_lines, layer_cells, summary_line
+from .units import attention_gflops_line, crosscheck_lines, finding_lines, layer_cells, summary_line
 
-_RIGHT = {"#", "n", "params", "GFLOPs", "MB moved", "FLOP/B", "act MB", "pred ms"}
+_RIGHT = {"#", "n", "params", "GFLOPs", "MB moved", "FLOP/B", "act MB", "attn GFLOPs", "pred ms"}
 _SHRINKABLE = {"arguments": 30, "output": 22, "module": 28}  # everything else keeps its full width
 
 
@@ -31,8 +31,13 @@ def print_report(report, *, depth: int = 0, console: Console | None = None) -> N
             console = Console(width=220)
     console.print(build_table(report, depth=depth))
     console.print(Text(summary_line(report), style="bold"))
+    gflops = attention_gflops_line(report)
+    if gflops:
+        console.print(Text(gflops))
     for line in crosscheck_lines(report):
         console.print(Text(line))
+    for line in finding_lines(report):
+        console.print(Text(line, style="yellow"))
 
 
 def export(report, *, depth: int = 0, html: bool = False, width: int | None = None) -> str:

@@ -51,8 +51,11 @@ def layer_cells(report, *, depth: int = 0) -> tuple[list[str], list[list[str]]]:
     analysed = report.analysed
     roofline = any(layer.predicted_ms is not None for layer in report.layers)
     header = ["#", "from", "n", "params", "module", "arguments", "output"]
+    attention = analysed and bool(report.totals.attention_flops)
     if analysed:
         header += ["GFLOPs", "MB moved", "FLOP/B", "act MB"]
+    if attention:
+        header += ["attn GFLOPs"]  # QK^T and PV: the part of GFLOPs module-hook counters miss
     if roofline:
         header += ["pred ms", "bound"]
     rows = []
@@ -63,6 +66,8 @@ def layer_cells(report, *, depth: int = 0) -> tuple[list[str], list[list[str]]]:
             ai = (layer.arithmetic_intensity or {}).get("unfused")
             row += [fmt_g(layer.flops), fmt_bytes(layer.bytes_unfused), "" if ai is None else f"{ai:.1f}",
                     fmt_bytes(layer.activation_bytes)]
+        if attention:
+            row += [fmt_g(layer.attention_flops) if layer.attention_flops else ""]
         if roofline:
             row += [fmt_ms(layer.predicted_ms), layer.bound or ""]
         rows.append(row)
@@ -73,6 +78,8 @@ def layer_cells(report, *, depth: int = 0) -> tuple[list[str], list[list[str]]]:
             if analysed:
                 ai = sub.flops / sub.bytes_unfused if sub.bytes_unfused else None
                 cells += [fmt_g(sub.flops), fmt_bytes(sub.bytes_unfused), "" if ai is None else f"{ai:.1f}", ""]
+            if attention:
+                cells += [""]
             if roofline:
                 cells += [fmt_ms(sub.predicted_ms), ""]
             rows.append(cells)
@@ -102,3 +109,20 @@ def crosscheck_lines(report) -> list[str]:
                      f"multiply-adds) vs archscope mac_flops {c['archscope_mac_flops'] / 1e9:.2f} G; "
                      f"{c['explanation']}")
     return lines
+
+
+def attention_gflops_line(report) -> str | None:
+    """For models with attention: how the GFLOPs conventions differ, and that the difference is the attention
+    matmuls (functional ``@``/``bmm`` calls that module-hook counters cannot see)."""
+    t = report.totals
+    if not t.attention_flops or t.gflops_legacy is None:
+        return None
+    per_image = t.attention_flops / report.model.batch / 1e9
+    return (f"GFLOPs per image: hook-based {t.gflops_legacy:.1f} (thop 0.1.1 / Ultralytics <= 8.2, as YOLOv5 and "
+            f"YOLOv10 print it) misses the attention matmuls (QK^T, PV): {per_image:.1f}; with them "
+            f"{t.gflops_legacy + per_image:.1f} (Ultralytics 8.4 prints {t.gflops_ultralytics:.1f}); archscope counts "
+            f"{t.flops / report.model.batch / 1e9:.1f} with every elementwise op")
+
+
+def finding_lines(report) -> list[str]:
+    return [f"warning: {f.message}" for f in report.findings]

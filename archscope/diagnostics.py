@@ -1,0 +1,50 @@
+"""Findings: what in a profiled model deserves a warning, read from the report's figures alone (no torch).
+
+Today one kind: **quadratic attention**. Global attention over an early, high-resolution feature map materialises
+an ``Nq x Nk`` score matrix per head every forward; at stride 4 of a 640 image that is 25,600 x 25,600 (GBs in
+fp32). FLOP totals bury this, and peak-activation figures that track layer outputs never see it, so archscope names
+the layer, its tokens, the size of its score matrix and its share of the model's FLOPs, and says what helps.
+"""
+
+from __future__ import annotations
+
+from .report import Finding, LayerReport, ModelReport
+
+#: A layer is flagged when one attention score matrix it materialises reaches this many bytes (at the analysed
+#: batch and dtype). 128 MiB is far above any windowed or deep-stage attention in the official configs (YOLO11's
+#: C2PSA at 640: 1.3 MB) and far below the GBs of full attention at stride 4 or 8.
+SCORE_MATRIX_WARN_BYTES = 128 * 2**20
+
+
+def find_issues(report: ModelReport, *, score_warn_bytes: int = SCORE_MATRIX_WARN_BYTES) -> list[Finding]:
+    """Every finding for an analysed report (an empty list for one made without the analysis)."""
+    if not report.analysed:
+        return []
+    total_flops = report.totals.flops or 0
+    return [
+        Finding("quadratic-attention", layer.index, _attention_message(report, layer, total_flops))
+        for layer in report.layers
+        if (layer.score_bytes or 0) >= score_warn_bytes
+    ]
+
+
+def _attention_message(report: ModelReport, layer: LayerReport, total_flops: int) -> str:
+    keys = layer.score_shape[-1] if layer.score_shape else 0
+    where = ""
+    shape = layer.output_shape
+    if isinstance(shape, list) and len(shape) == 4 and all(isinstance(v, int) for v in shape):
+        h, w = shape[2], shape[3]
+        stride = report.model.imgsz[0] // h if h else 0
+        where = f" at stride {stride}: {h * w:,} tokens ({h}x{w})"
+    share = (layer.flops or 0) / total_flops if total_flops else 0.0
+    size = _human_bytes(layer.score_bytes or 0)
+    return (f"layer {layer.index} ({layer.module}){where} attend to {keys:,} keys: a {size} score matrix per "
+            f"attention, every forward ({report.model.dtype}, batch {report.model.batch}); {share:.0%} of the model's "
+            f"FLOPs. Downsample K/V (kv_strides: 2 -> 4x smaller) or attend at a deeper stage")
+
+
+def _human_bytes(n: int) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} B"
