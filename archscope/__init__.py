@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ArchscopeError
 
 __version__ = "0.1.0"
-__all__ = ["ArchscopeError", "ModelReport", "profile", "__version__"]
+__all__ = ["ArchscopeError", "ModelReport", "profile", "block", "load_blocks", "__version__"]
 
 if TYPE_CHECKING:
     from .report import ModelReport
@@ -29,7 +29,19 @@ def profile(*args: Any, **kwargs: Any) -> "ModelReport":
 profile.__doc__ = "Profile a model YAML (path or dict); see archscope.api.profile for the options."
 
 
+def load_blocks(source: str) -> list[str]:
+    """Register the blocks of a user's Python file or module (what ``--blocks`` does); returns their names."""
+    from .plugins import load_blocks as _load
+
+    return _load(source)
+
+
 def __getattr__(name: str):
+    if name in ("block", "INNER", "OUTER", "ScaledOut", "FixedOut", "SameAsInput", "InputOnly", "ConcatChannels",
+                "LastInput", "HeadInputs", "CustomRule", "Resolved", "ChannelContext"):
+        from . import registry  # torch-free: plugin files declare their rules with these
+
+        return getattr(registry, name)
     if name == "ModelReport":
         from .report import ModelReport
 

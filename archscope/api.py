@@ -53,13 +53,15 @@ def profile(
     real: bool = False,
     counter: str | None = None,
     analyse: bool = True,
+    blocks: list[str] | tuple[str, ...] = (),
 ) -> ModelReport:
     """Parse, build (on the meta device) and profile a model YAML; return the report.
 
     ``dtype`` sets the bytes per element; ``device_spec`` (a preset name such as ``"a100"`` or a YAML/JSON file)
     adds roofline-predicted times; ``depth`` keeps sub-modules down to that depth under each layer; ``real`` counts
     on real CPU tensors instead of meta; ``counter`` ("fvcore" or "thop") adds that tool's totals for comparison;
-    ``analyse=False`` gives only structure, parameters and shapes.
+    ``analyse=False`` gives only structure, parameters and shapes; ``blocks`` names user block files or modules to
+    register first (see :mod:`archscope.plugins`).
     """
     from .build import BuildOptions, build_model
     from .diagnostics import find_issues
@@ -82,6 +84,11 @@ def profile(
         if counter not in COUNTERS:
             raise ArchscopeError(f"--counter must be one of {', '.join(COUNTERS)}, got {counter!r}")
 
+    if blocks:
+        from .plugins import load_blocks
+
+        for item in blocks:
+            load_blocks(item)
     spec = load_spec(source)
     options = BuildOptions(scale=scale, nc=nc, ch=ch, imgsz=parse_imgsz(imgsz), batch=batch)
     built = build_model(spec, options)

@@ -111,6 +111,8 @@ def profile(
                               "(same figures, much slower)."),
     counter: Optional[Counter] = typer.Option(None, "--counter", help="Also report this tool's totals "
                                               "(optional extra: pip install 'archscope[fvcore]')."),
+    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
+                                               "blocks; repeatable."),
 ) -> None:
     """Per-layer parameters, shapes, FLOPs, bytes moved, arithmetic intensity and roofline time of a model YAML."""
     from .api import profile as run_profile
@@ -120,32 +122,45 @@ def profile(
         check_writable(output)  # fail before the work, not after it
     report = run_profile(model, scale=scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
                          device_spec=device_spec, depth=depth, real=real,
-                         counter=counter.value if counter else None)
+                         counter=counter.value if counter else None, blocks=blocks or ())
     _emit(report, fmt, output, depth)
 
 
 @app.command()
 @handles_errors
 def blocks(
-    family: Optional[str] = typer.Option(None, "--family", help="Only this family (e.g. csp, heads)."),
+    family: Optional[str] = typer.Option(None, "--family", help="Only this family (e.g. csp, heads, user)."),
+    user_blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="Also load this blocks file or module "
+                                                    "(repeatable)."),
 ) -> None:
     """List the registered blocks: YAML name, family, signature, channel and repeat rule."""
     from rich.console import Console
     from rich.table import Table
 
+    from .plugins import entry_point_names, load_blocks
     from .registry import default_registry
 
+    registry = default_registry()
+    for item in user_blocks or ():
+        load_blocks(item)
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("name", "family", "signature", "channels", "repeat", "also answers to"):
         table.add_column(column, overflow="fold")
     shown = 0
-    for spec in default_registry().blocks():
+    known = set()
+    for spec in registry.blocks():
+        known.update((spec.name, *spec.aliases))
         if family and spec.family != family:
             continue
         name = spec.name + (f" [{spec.dialect} dialect]" if spec.dialect else "")
         table.add_row(name, spec.family, spec.display_signature(), spec.channels.describe(),
                       spec.repeat.describe(), ", ".join(spec.aliases))
         shown += 1
+    if not family or family == "plugin":
+        for name in entry_point_names():  # listed from package metadata; imported only when a YAML uses them
+            if name not in known:
+                table.add_row(name, "plugin", "(loaded when a YAML uses it)", "", "", "")
+                shown += 1
     if family and not shown:
         raise ArchscopeError(f"no blocks in family {family!r}")
     Console().print(table)

@@ -252,6 +252,11 @@ class Registry:
 
     def lookup(self, name: str, dialect: str = "ultralytics") -> BlockSpec:
         spec = self._blocks.get((name, dialect)) or self._blocks.get((name, None))
+        if spec is None and self is REGISTRY:
+            from .plugins import load_entry_point  # an installed plugin package may offer it: import it only now
+
+            if load_entry_point(name, self):
+                spec = self._blocks.get((name, dialect)) or self._blocks.get((name, None))
         if spec is None:
             raise ArchscopeError(self._unknown_message(name))
         return spec
@@ -263,7 +268,8 @@ class Registry:
             close = [lower[name.lower()]]
         else:
             close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else "; run 'archscope blocks' to list the known blocks"
+        hint = (f"; did you mean {close[0]!r}?" if close else
+                "; run 'archscope blocks' to list the known blocks, or load your own with --blocks my_blocks.py")
         return f"unknown module {name!r}{hint}"
 
     def blocks(self) -> list[BlockSpec]:
