@@ -4,6 +4,8 @@ the output formats, --bench through an injected measure, and bad input."""
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 import io
 import json
 import textwrap
@@ -254,3 +256,14 @@ def test_profile_accepts_format_markdown():
     code, out = run("profile", SAMPLE, "--imgsz", "64", "--format", "markdown")
     assert code == 0, out
     assert out.startswith("**tiny-detector (scale n)") and "| # | from |" in out
+
+
+def test_report_json_inputs_compare_without_importing_torch(tmp_path, pair):
+    for name, path in zip(("a", "b"), pair):
+        assert run("profile", path, "--imgsz", "64", "--device-spec", "cpu", "-o", tmp_path / f"{name}.json")[0] == 0
+    code = ("import sys; from archscope.cli import main; sys.argv = ['archscope', 'compare', 'a.json', 'b.json', "
+            "'--format', 'json']\ntry:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["predicted"] == "per-op"  # both profiled on cpu: their own per-op times
