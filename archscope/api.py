@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import ArchscopeError
 from .report import ModelReport
@@ -132,3 +132,131 @@ def _crosscheck(built, counter: str, report: ModelReport) -> dict[str, Any]:
         "explanation": result.explanation,
         "unsupported_ops": result.unsupported_ops,
     }
+
+
+# --- compare, snapshot, check: they work on reports; a YAML is profiled first, a report JSON read as it is ----------
+
+if TYPE_CHECKING:
+    from .compare import Comparison, Measurement
+    from .config import CheckTarget
+    from .gate import CheckReport
+    from .sources import Source
+
+Measure = Callable[..., "Measurement"]  # (source, *, imgsz, batch, dtype, device) -> Measurement
+
+
+def compare(
+    sources: Sequence["str | Source | ModelReport"],
+    *,
+    imgsz: int | str | tuple[int, int] = 640,
+    batch: int = 1,
+    dtype: str = "fp32",
+    nc: int | None = None,
+    ch: int | None = None,
+    device_spec: str = "cpu",
+    bench: bool = False,
+    bench_device: str = "auto",
+    measure: Measure | None = None,
+) -> "Comparison":
+    """Profile (or read) two or more models and put them side by side; the first is the reference.
+
+    ``sources``: YAML paths (``"m.yaml:s"`` picks a scale), report JSON paths, or ModelReports. ``bench=True`` adds
+    measured latency of every YAML model through ``measure`` (default: archscope bench).
+    """
+    from .compare import compare_reports
+    from .hardware import load_device
+    from .sources import Source, load_source, parse_source
+
+    if len(sources) < 2:
+        raise ArchscopeError(f"compare needs at least two models (got {len(sources)}); "
+                             f"to look at one, use archscope profile")
+    device = load_device(device_spec)
+    if bench and measure is None:
+        _bench_function()  # fail before profiling anything
+    reports, names, measured = [], [], []
+    for item in sources:
+        if isinstance(item, ModelReport):
+            reports.append(item)
+            names.append(item.model.path)
+            measured.append(None)
+            continue
+        source = item if isinstance(item, Source) else parse_source(item)
+        reports.append(load_source(source, imgsz=imgsz, batch=batch, dtype=dtype, nc=nc, ch=ch,
+                                   device_spec=device_spec))
+        names.append(str(source))
+        run = bench and not source.is_report
+        measured.append((measure or bench_measure)(source, imgsz=imgsz, batch=batch, dtype=dtype,
+                                                   device=bench_device) if run else None)
+    return compare_reports(reports, device=device, sources=names, measurements=measured)
+
+
+def _bench_function() -> Callable[..., Any]:
+    run_bench = globals().get("bench")  # archscope.api.bench comes with the `archscope bench` issue
+    if run_bench is None:
+        raise ArchscopeError("--bench needs 'archscope bench', which this installation of archscope does not have")
+    return run_bench
+
+
+def bench_measure(source: "Source", *, imgsz, batch: int, dtype: str, device: str) -> "Measurement":
+    """The default ``measure`` of compare: archscope bench's median forward time, and per layer where it has it."""
+    from .compare import Measurement
+
+    result = _bench_function()(source.path, scale=source.scale, imgsz=imgsz, batch=batch, device=device, dtype=dtype,
+                       per_layer=True)
+    stats = getattr(result, "stats", result)
+    first = stats[0] if isinstance(stats, (list, tuple)) else stats
+    rows = getattr(result, "layers", None) or []
+    layer_ms = {int(row.index): float(row.median_ms) for row in rows if getattr(row, "median_ms", None) is not None}
+    return Measurement(float(first.median_ms), layer_ms or None, getattr(result, "device", device))
+
+
+def snapshot(
+    source: str | os.PathLike,
+    *,
+    scale: str | None = None,
+    imgsz: int | str | tuple[int, int] = 640,
+    batch: int = 1,
+    dtype: str = "fp32",
+    nc: int | None = None,
+    ch: int | None = None,
+    device_spec: str | None = None,
+) -> ModelReport:
+    """A baseline: the model's report, plus the settings it was made with so that ``check`` rebuilds it the same way."""
+    settings = {"scale": scale, "imgsz": list(parse_imgsz(imgsz)), "batch": batch, "dtype": dtype, "nc": nc,
+                "ch": ch, "device_spec": device_spec}
+    report = profile(source, **settings)
+    report.settings = settings
+    return report
+
+
+def check(targets: Sequence["CheckTarget"]) -> "CheckReport":
+    """Profile every target and run its gates (budgets and/or baseline)."""
+    from .gate import CheckReport, check_baseline, check_budgets
+    from .report import read_report
+
+    outcome = CheckReport()
+    for target in targets:
+        baseline = read_report(target.baseline) if target.baseline else None
+        report = profile(target.path, **rerun_settings(target, baseline))
+        if target.budgets.any:
+            outcome.results += check_budgets(report, target.budgets, label=target.label)
+        if baseline is not None:
+            outcome.results += check_baseline(report, baseline, target.tolerance, label=target.label)
+    return outcome
+
+
+def rerun_settings(target: "CheckTarget", baseline: ModelReport | None) -> dict[str, Any]:
+    """Profile options for a check: the defaults, then what the baseline was made with, then the target's own."""
+    settings: dict[str, Any] = {"scale": None, "imgsz": 640, "batch": 1, "dtype": "fp32", "nc": None, "ch": None,
+                                "device_spec": None}
+    if baseline is not None:
+        m = baseline.model
+        recorded = baseline.settings or {"scale": m.scale, "imgsz": m.imgsz, "batch": m.batch, "dtype": m.dtype,
+                                         "device_spec": m.device_spec}  # a plain report: its resolved settings
+        settings.update({k: v for k, v in recorded.items() if k in settings})
+    mine = {"scale": target.scale, "imgsz": target.imgsz, "batch": target.batch, "dtype": target.dtype,
+            "nc": target.nc, "ch": target.ch, "device_spec": target.device_spec}
+    settings.update({k: v for k, v in mine.items() if v is not None})
+    if isinstance(settings["imgsz"], list):
+        settings["imgsz"] = tuple(settings["imgsz"])
+    return settings

@@ -28,6 +28,7 @@ class OutputFormat(str, Enum):
     json = "json"
     csv = "csv"
     md = "md"
+    markdown = "markdown"
     html = "html"
 
 
@@ -113,6 +114,8 @@ def profile(
                                               "(optional extra: pip install 'archscope[fvcore]')."),
     blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
                                                "blocks; repeatable."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Also draw the roofline with every layer as a point "
+                                       "(.png, .svg or .html; on --device-spec, default cpu; needs matplotlib)."),
 ) -> None:
     """Per-layer parameters, shapes, FLOPs, bytes moved, arithmetic intensity and roofline time of a model YAML."""
     from .api import profile as run_profile
@@ -120,10 +123,209 @@ def profile(
 
     if output:
         check_writable(output)  # fail before the work, not after it
+    if plot:
+        _check_plot(plot)
+        device_spec = device_spec or "cpu"  # the picture needs a roof
     report = run_profile(model, scale=scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
                          device_spec=device_spec, depth=depth, real=real,
                          counter=counter.value if counter else None, blocks=blocks or ())
     _emit(report, fmt, output, depth)
+    if plot:
+        from .compare import compare_reports
+        from .hardware import load_device
+
+        _save_plot(compare_reports([report], device=load_device(device_spec)), plot)
+
+
+# --- compare, check, snapshot ----------------------------------------------------------------------------------------
+
+
+def _load_user_blocks(blocks: Optional[list[str]]) -> None:
+    from .plugins import load_blocks
+
+    for item in blocks or ():
+        load_blocks(item)
+
+
+def _check_plot(path: str) -> None:
+    """Before any work: a known picture suffix, a writable place, and matplotlib installed."""
+    from .render.output import check_writable
+    from .render.plot import _matplotlib, plot_format
+
+    plot_format(path)
+    check_writable(path)
+    _matplotlib()
+
+
+def _save_plot(comparison, path: str) -> None:
+    from .render.plot import save_plot
+
+    save_plot(comparison, path)
+    typer.echo(f"wrote roofline plot to {path}", err=True)
+
+
+@app.command()
+@handles_errors
+def compare(
+    models: list[str] = typer.Argument(..., help="Two or more model YAMLs (file.yaml:s picks scale s) or report "
+                                       "JSON files; the first is the reference."),
+    imgsz: str = typer.Option("640", "--imgsz", help="Input size for the YAMLs: 640 or HxW."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Batch size for the YAMLs."),
+    nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: each YAML's nc)."),
+    ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: each YAML's)."),
+    dtype: Dtype = typer.Option(Dtype.fp32, "--dtype", help="Element type for bytes moved and the roofline."),
+    device_spec: str = typer.Option("cpu", "--device-spec", "--device", help="Roofline device for predicted "
+                                    "times and the plot: a preset or a YAML/JSON file."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default), json, csv, "
+                                               "markdown or html; or from the -o file's suffix."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the comparison to this file."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Draw the roofline with every layer of every model "
+                                       "(.png, .svg or .html; needs matplotlib)."),
+    bench: bool = typer.Option(False, "--bench", help="Also measure each YAML model's latency (archscope bench)."),
+    bench_device: str = typer.Option("auto", "--bench-device", help="Where --bench runs: auto, cpu, cuda, mps."),
+    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
+                                               "blocks; repeatable."),
+) -> None:
+    """Models side by side: totals with deltas and ratios against the first, and the layers that differ."""
+    _load_user_blocks(blocks)
+    from .api import compare as run_compare
+    from .render import format_for
+    from .render.output import check_writable, write_atomic
+
+    chosen = format_for(output, fmt.value if fmt else None)
+    if output:
+        check_writable(output)
+    if plot:
+        _check_plot(plot)
+    comparison = run_compare(models, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
+                             device_spec=device_spec, bench=bench, bench_device=bench_device)
+    from .render.compare import print_comparison, render_comparison
+
+    if output:
+        write_atomic(output, render_comparison(comparison, chosen))
+        typer.echo(f"wrote {chosen} comparison to {output}", err=True)
+    elif chosen == "table":
+        print_comparison(comparison)
+    else:
+        sys.stdout.write(render_comparison(comparison, chosen))
+    if plot:
+        _save_plot(comparison, plot)
+
+
+@app.command()
+@handles_errors
+def snapshot(
+    model: str = typer.Argument(..., help="Model YAML (file.yaml:s picks scale s)."),
+    output: str = typer.Option("archscope-baseline.json", "--output", "-o", help="Where to write the baseline."),
+    scale: Optional[str] = typer.Option(None, "--scale", "-s", help="Scale to build."),
+    imgsz: str = typer.Option("640", "--imgsz", help="Input size: 640 or HxW."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
+    nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: the YAML's)."),
+    ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: the YAML's)."),
+    dtype: Dtype = typer.Option(Dtype.fp32, "--dtype", help="Element type for bytes moved and the roofline."),
+    device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Also record roofline "
+                                              "times on this device (checked by check --baseline)."),
+    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
+                                               "blocks; repeatable."),
+) -> None:
+    """Write a baseline report (the JSON report plus its settings) for 'archscope check --baseline'."""
+    _load_user_blocks(blocks)
+    from .api import snapshot as take
+    from .render.data import to_json
+    from .render.output import check_writable, write_atomic
+    from .sources import parse_source
+
+    check_writable(output)
+    source = parse_source(model)
+    if source.scale and scale and source.scale != scale:
+        raise ArchscopeError(f"two scales given: ':{source.scale}' and --scale {scale}", file=source.path)
+    report = take(source.path, scale=source.scale or scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch,
+                  dtype=dtype.value, device_spec=device_spec)
+    write_atomic(output, to_json(report))
+    t = report.totals
+    typer.echo(f"wrote baseline for {model} to {output}: {t.params:,} params, {t.flops / 1e9:.3f} GFLOPs, "
+               f"{t.bytes_unfused / 1e6:.2f} MB moved")
+
+
+@app.command()
+@handles_errors
+def check(
+    models: Optional[list[str]] = typer.Argument(None, help="Model YAMLs (file.yaml:s picks scale s). Without "
+                                                 "budget options their budgets come from [tool.archscope]; "
+                                                 "without models, every model there is checked."),
+    max_params: Optional[str] = typer.Option(None, "--max-params", help="Parameter budget: 5M, 5.2M, 300k, "
+                                             "2500000."),
+    max_gflops: Optional[str] = typer.Option(None, "--max-gflops", help="GFLOPs per image (see "
+                                             "--gflops-convention)."),
+    gflops_convention: Optional[str] = typer.Option(None, "--gflops-convention", help="archscope (default: all "
+                                                    "FLOPs), ultralytics or legacy: the figure those tools print."),
+    max_bytes: Optional[str] = typer.Option(None, "--max-bytes", help="Unfused bytes moved: 400M, 400MB, 1.2G."),
+    max_predicted_ms: Optional[str] = typer.Option(None, "--max-predicted-ms", help="Roofline time on "
+                                                   "--device-spec, in ms."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="A report from 'archscope snapshot': fail on "
+                                           "growth past --tolerance."),
+    tolerance: Optional[str] = typer.Option(None, "--tolerance", help="Allowed growth against the baseline: 1% "
+                                            "or 0.01 (default 0)."),
+    config: Optional[str] = typer.Option(None, "--config", help="pyproject.toml to read [tool.archscope] from "
+                                         "(default: the nearest one above the working directory)."),
+    imgsz: Optional[str] = typer.Option(None, "--imgsz", help="Input size (default: the baseline's, else 640)."),
+    batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Batch size (default: the baseline's, else 1)."),
+    dtype: Optional[Dtype] = typer.Option(None, "--dtype", help="Element type (default: the baseline's, else fp32)."),
+    device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Roofline device for "
+                                              "--max-predicted-ms."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default), json or markdown."),
+    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
+                                               "blocks; repeatable."),
+) -> None:
+    """CI gate: exit 0 when every budget holds, 1 when one fails, 2 on bad input. Appends a Markdown summary to
+    $GITHUB_STEP_SUMMARY when it is set."""
+    _load_user_blocks(blocks)
+    from .api import check as run_check
+    from .config import resolve_targets
+    from .gate import budgets_from_options
+
+    chosen = _check_format(fmt)
+    budgets = budgets_from_options(max_params=max_params, max_gflops=max_gflops, max_bytes=max_bytes,
+                                   max_predicted_ms=max_predicted_ms, convention=gflops_convention)
+    targets = resolve_targets(models or [], budgets=budgets, baseline=baseline, tolerance=tolerance, config=config,
+                              imgsz=imgsz, batch=batch, dtype=dtype.value if dtype else None,
+                              device_spec=device_spec)
+    outcome = run_check(targets)
+    _write_step_summary(outcome)
+    from .render import verdict
+
+    if chosen == "json":
+        sys.stdout.write(verdict.to_json(outcome))
+    elif chosen == "md":
+        sys.stdout.write(verdict.to_markdown(outcome))
+    else:
+        verdict.print_verdict(outcome)
+    if not outcome.passed:
+        raise typer.Exit(1)
+
+
+def _check_format(fmt: Optional[OutputFormat]) -> str:
+    from .render import format_for
+
+    chosen = format_for(None, fmt.value if fmt else None)
+    if chosen not in ("table", "json", "md"):
+        raise ArchscopeError(f"check prints table, json or markdown, not {chosen}")
+    return chosen
+
+
+def _write_step_summary(outcome) -> None:
+    """GitHub Actions shows $GITHUB_STEP_SUMMARY on the run's page; append, as other steps write there too."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    from .render.verdict import to_markdown
+
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(to_markdown(outcome) + "\n")
+    except OSError as exc:
+        typer.echo(f"archscope: warning: cannot append to GITHUB_STEP_SUMMARY ({path}): {exc.strerror}", err=True)
+
 
 
 @app.command()

@@ -6,10 +6,17 @@ model. ``to_dict()`` gives exactly the documented JSON; ``from_dict()`` reads it
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Callable
+
+from .errors import ArchscopeError
 
 SCHEMA = "archscope.report/1"
+SCHEMA_PREFIX = "archscope.report/"
+# Older report schemas this version still reads, each with the function that lifts its dict to the current schema.
+# Empty while /1 is the only one; a /2 adds {"archscope.report/1": _upgrade_1_to_2} here, so old baselines load.
+UPGRADES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 @dataclass
@@ -115,6 +122,9 @@ class ModelReport:
     layers: list[LayerReport]
     crosscheck: list[dict[str, Any]] = field(default_factory=list)  # optional fvcore/thop totals
     findings: list[Finding] = field(default_factory=list)
+    # the options the report was made with (scale, imgsz, batch, dtype, nc, ch, device_spec), as the user gave them;
+    # written by `archscope snapshot` so that `check --baseline` can rebuild the model the same way
+    settings: dict[str, Any] | None = None
     schema: str = SCHEMA
 
     @property
@@ -131,6 +141,8 @@ class ModelReport:
         }
         if self.crosscheck:
             out["crosscheck"] = list(self.crosscheck)
+        if self.settings is not None:
+            out["settings"] = dict(self.settings)
         return out
 
     @classmethod
@@ -150,7 +162,56 @@ class ModelReport:
             layers=layers,
             crosscheck=list(data.get("crosscheck", [])),
             findings=[Finding(**_known(Finding, f)) for f in data.get("findings", [])],
+            settings=data.get("settings"),
         )
+
+
+def load_report(data: Any, *, file: str | None = None) -> ModelReport:
+    """A report dict from any schema this version reads, or an ArchscopeError that says what the data is instead."""
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if not isinstance(schema, str):
+        raise ArchscopeError("not an archscope report (a JSON object with a 'schema' key)", file=file)
+    while schema in UPGRADES:
+        data = UPGRADES[schema](data)
+        schema = data.get("schema")
+    if schema != SCHEMA:
+        raise ArchscopeError(_schema_problem(schema), file=file)
+    try:
+        return ModelReport.from_dict(data)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        what = f"missing key {exc.args[0]!r}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
+        raise ArchscopeError(f"malformed archscope report ({what})", file=file) from None
+
+
+def read_report(path: str) -> ModelReport:
+    """Load a report JSON file (``profile --format json``, ``snapshot``)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise ArchscopeError("no such file", file=path) from None
+    except IsADirectoryError:
+        raise ArchscopeError("is a directory, not a report JSON", file=path) from None
+    except UnicodeDecodeError:
+        raise ArchscopeError("not UTF-8 text", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise ArchscopeError(f"invalid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+    except OSError as exc:
+        raise ArchscopeError(f"cannot read: {exc.strerror or exc}", file=path) from None
+    return load_report(data, file=path)
+
+
+def _schema_problem(schema: str) -> str:
+    reads = ", ".join([SCHEMA, *UPGRADES])
+    if schema.startswith(SCHEMA_PREFIX):
+        version = schema[len(SCHEMA_PREFIX):]
+        newer = version.isdigit() and int(version) > int(SCHEMA[len(SCHEMA_PREFIX):])
+        who = "a newer archscope wrote it: upgrade archscope, or" if newer else "please"
+        return (f"report schema {schema!r} is not one this archscope reads ({reads}); {who} re-create the file "
+                f"with this version (archscope snapshot / profile --format json)")
+    if schema.startswith("archscope."):
+        return f"this is an {schema} file, not a model report (give a report from profile --format json or snapshot)"
+    return f"not an archscope report (schema {schema!r})"
 
 
 def _known(cls, raw: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import ArchscopeError
 
 FORMATS = ("table", "json", "csv", "md", "html")
+ALIASES = {"markdown": "md"}
 _BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
               ".txt": "table"}
 
@@ -12,6 +13,7 @@ _BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".
 def format_for(path: str | None, requested: str | None) -> str:
     """The explicit ``--format`` wins; otherwise a file's suffix decides; otherwise the table."""
     if requested:
+        requested = ALIASES.get(requested, requested)
         if requested not in FORMATS:
             raise ArchscopeError(f"unknown format {requested!r}; choose one of {', '.join(FORMATS)}")
         return requested

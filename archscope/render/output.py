@@ -20,13 +20,14 @@ def check_writable(path: str) -> None:
         raise ArchscopeError("cannot write output: permission denied", file=path)
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text: str | bytes) -> None:
     """Write to a temporary file beside ``path`` and rename it into place: readers never see half a file."""
     check_writable(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".archscope-", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        binary = isinstance(text, bytes)
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except OSError as exc:

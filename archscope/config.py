@@ -1,0 +1,215 @@
+"""``[tool.archscope]`` in pyproject.toml: the models ``archscope check`` gates, each with its budgets or baseline.
+
+```toml
+[tool.archscope]
+device-spec = "orin-nano"          # defaults for every model below (any model key except path)
+tolerance = "1%"
+
+[[tool.archscope.models]]
+path = "models/yolo-mqa.yaml"      # relative to the pyproject.toml's folder
+scale = "n"
+imgsz = 640
+max-params = "5M"
+max-gflops = 12
+max-predicted-ms = 3
+baseline = "archscope-baseline.json"
+```
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .api import DTYPES
+from .errors import ArchscopeError
+from .gate import CONVENTIONS, Budgets, parse_quantity, parse_tolerance
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+MODEL_KEYS = ("path", "scale", "imgsz", "batch", "dtype", "nc", "ch", "device-spec", "max-params", "max-gflops",
+              "max-bytes", "max-predicted-ms", "gflops-convention", "baseline", "tolerance")
+DEFAULT_KEYS = tuple(k for k in MODEL_KEYS if k != "path")
+
+
+@dataclass
+class CheckTarget:
+    """One model to check and how: the profile settings, its budgets, and/or a baseline report."""
+
+    path: str
+    scale: str | None = None
+    imgsz: int | str | None = None  # None: the baseline's, else 640
+    batch: int | None = None
+    dtype: str | None = None
+    nc: int | None = None
+    ch: int | None = None
+    device_spec: str | None = None
+    budgets: Budgets = field(default_factory=Budgets)
+    baseline: str | None = None
+    tolerance: float = 0.0
+    name: str | None = None  # how to show it (the path as written in pyproject.toml); default: the path
+
+    @property
+    def label(self) -> str:
+        return (self.name or self.path) + (f":{self.scale}" if self.scale else "")
+
+
+def resolve_targets(models: list[str], *, budgets: Budgets, baseline: str | None = None,
+                    tolerance: str | float | None = None, config: str | None = None, **settings: Any
+                    ) -> list[CheckTarget]:
+    """What ``archscope check`` checks: ``models`` with the budgets/baseline given as options; or, with no such
+    options, the entries of [tool.archscope] (all of them, or those for ``models``). ``settings`` (imgsz, batch,
+    dtype, device_spec) that are not None override the config's."""
+    from .sources import parse_source
+
+    tol = None if tolerance is None else parse_tolerance(tolerance)
+    given = {k: v for k, v in settings.items() if v is not None}
+    if budgets.any or baseline:
+        if not models:
+            raise ArchscopeError("budget and --baseline options need the model(s) to check as arguments")
+        if baseline and len(models) > 1:
+            raise ArchscopeError("--baseline belongs to one model; give one model, or baselines in [tool.archscope]")
+        return [CheckTarget(path=s.path, scale=s.scale, budgets=budgets, baseline=baseline, tolerance=tol or 0.0,
+                            **given) for s in map(parse_source, models)]
+    path = config or find_pyproject()
+    if path is None:
+        raise ArchscopeError("nothing to check: give budgets (--max-params ...) or --baseline, or add "
+                             "[tool.archscope] to pyproject.toml (see README, 'CI gates')")
+    targets = load_config(path)
+    if models:
+        targets = _select(targets, [parse_source(m) for m in models], path)
+    if tol is not None:
+        given["tolerance"] = tol
+    return [replace(t, **given) for t in targets]
+
+
+def _select(targets: list[CheckTarget], sources, config: str) -> list[CheckTarget]:
+    """The config entries for the models named on the command line (same file, and same scale when one is given)."""
+    chosen = []
+    for source in sources:
+        found = [t for t in targets if os.path.realpath(t.path) == os.path.realpath(source.path)
+                 and (source.scale is None or t.scale == source.scale)]
+        if not found:
+            raise ArchscopeError(f"no entry for {source} in [tool.archscope.models]; give budgets such as "
+                                 f"--max-params, or add one", file=config)
+        chosen += found
+    return chosen
+
+
+def find_pyproject(start: str | None = None) -> str | None:
+    """The nearest pyproject.toml in ``start`` (default: the working directory) or a folder above it."""
+    folder = os.path.abspath(start or os.getcwd())
+    while True:
+        candidate = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(candidate):
+            return candidate
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def load_config(path: str) -> list[CheckTarget]:
+    """Targets from ``[tool.archscope]`` of ``path``; every problem names the file and the key."""
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ArchscopeError("no such file", file=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ArchscopeError(f"invalid TOML: {exc}", file=path) from None
+    except OSError as exc:
+        raise ArchscopeError(f"cannot read: {exc.strerror or exc}", file=path) from None
+    table = data.get("tool", {}).get("archscope")
+    if table is None:
+        raise ArchscopeError("no [tool.archscope] table (see README, 'CI gates')", file=path)
+    if not isinstance(table, dict):
+        raise ArchscopeError("[tool.archscope] must be a table", file=path)
+    _known_keys(table, (*DEFAULT_KEYS, "models"), "[tool.archscope]", path)
+    defaults = {k: v for k, v in table.items() if k != "models"}
+    models = table.get("models")
+    if not isinstance(models, list) or not models or not all(isinstance(m, dict) for m in models):
+        raise ArchscopeError("[tool.archscope] needs at least one [[tool.archscope.models]] entry with a 'path'",
+                             file=path)
+    root = os.path.dirname(os.path.abspath(path))
+    targets = []
+    for i, entry in enumerate(models):
+        where = f"[[tool.archscope.models]] #{i + 1}"
+        _known_keys(entry, MODEL_KEYS, where, path)
+        try:
+            targets.append(_target({**defaults, **entry}, root))
+        except ArchscopeError as exc:
+            raise ArchscopeError(f"{where}: {exc.message}", file=path) from None
+    return targets
+
+
+def _known_keys(table: dict[str, Any], allowed: tuple[str, ...], where: str, path: str) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(allowed)}"
+            raise ArchscopeError(f"{where}: unknown key '{key}'{hint}", file=path)
+
+
+def _target(raw: dict[str, Any], root: str) -> CheckTarget:
+    model = raw.get("path")
+    if not isinstance(model, str) or not model:
+        raise ArchscopeError("'path' (the model YAML) is missing or not a string")
+    baseline = _typed(raw, "baseline", str)
+    budgets = Budgets(
+        params=_quantity(raw, "max-params"),
+        gflops=_quantity(raw, "max-gflops", suffixes=False),
+        bytes=_quantity(raw, "max-bytes", byte_unit=True),
+        predicted_ms=_quantity(raw, "max-predicted-ms", suffixes=False),
+        convention=_choice(raw, "gflops-convention", CONVENTIONS) or "archscope",
+    )
+    if not budgets.any and baseline is None:
+        raise ArchscopeError(f"model '{model}' has nothing to check: give max-params, max-gflops, max-bytes, "
+                             f"max-predicted-ms or baseline")
+    return CheckTarget(
+        path=os.path.join(root, model),
+        name=model,
+        scale=_typed(raw, "scale", str),
+        imgsz=_typed(raw, "imgsz", (int, str)),
+        batch=_positive(raw, "batch"),
+        dtype=_choice(raw, "dtype", DTYPES),
+        nc=_positive(raw, "nc"),
+        ch=_positive(raw, "ch"),
+        device_spec=_typed(raw, "device-spec", str),
+        budgets=budgets,
+        baseline=os.path.join(root, baseline) if baseline else None,
+        tolerance=parse_tolerance(raw["tolerance"], what="'tolerance'") if "tolerance" in raw else 0.0,
+    )
+
+
+def _typed(raw, key, types):
+    value = raw.get(key)
+    if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+        names = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
+        raise ArchscopeError(f"'{key}' must be a {names.replace('str', 'string').replace('int', 'number')}, "
+                             f"got {value!r}")
+    return value
+
+
+def _positive(raw, key):
+    value = _typed(raw, key, int)
+    if value is not None and value < 1:
+        raise ArchscopeError(f"'{key}' must be a positive whole number, got {value!r}")
+    return value
+
+
+def _choice(raw, key, choices):
+    value = raw.get(key)
+    if value is not None and value not in choices:
+        raise ArchscopeError(f"'{key}' must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _quantity(raw, key, **kinds):
+    return parse_quantity(raw[key], what=f"'{key}'", **kinds) if key in raw else None

@@ -1,0 +1,85 @@
+"""``archscope check`` results: a compact verdict table, Markdown (for GITHUB_STEP_SUMMARY) or JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..gate import FAIL, PASS, REFRESH
+
+_FIGURE = {  # figure -> (label, unit divisor, format)
+    "params": ("params", 1, "{:,.0f}"),
+    "gflops": ("GFLOPs/image", 1, "{:.4g}"),
+    "bytes": ("MB moved", 1e6, "{:.4g}"),
+    "peak_activation_bytes": ("peak act. MB", 1e6, "{:.4g}"),
+    "predicted_ms": ("predicted ms", 1, "{:.4g}"),
+}
+_VERDICT = {PASS: ("pass", "green"), FAIL: ("FAIL", "bold red"), REFRESH: ("pass, refresh baseline", "yellow")}
+_MD_VERDICT = {PASS: "✅ pass", FAIL: "❌ **FAIL**", REFRESH: "🔄 pass, refresh baseline"}
+HEADER = ["model", "figure", "actual", "limit", "baseline", "verdict", "note"]
+
+
+def _num(figure: str, value) -> str:
+    if value is None:
+        return ""
+    _, scale, pattern = _FIGURE.get(figure, (figure, 1, "{:.4g}"))
+    return pattern.format(value / scale)
+
+
+def _cells(result, verdicts) -> list[str]:
+    label = _FIGURE.get(result.figure, (result.figure,))[0]
+    return [result.model, label, _num(result.figure, result.actual), _num(result.figure, result.limit),
+            _num(result.figure, result.baseline), verdicts[result.status], result.note]
+
+
+def summary(report) -> str:
+    failed = sum(r.status == FAIL for r in report.results)
+    stale = sum(r.status == REFRESH for r in report.results)
+    models = len({r.model for r in report.results})
+    gates = f"{len(report.results)} gate{'s' if len(report.results) != 1 else ''}"
+    on = f"on {models} model{'s' if models != 1 else ''}"
+    text = f"check passed: {gates} {on}" if report.passed else f"check FAILED: {failed} of {gates} {on}"
+    if stale:
+        text += (f"; {stale} figure{'s' if stale != 1 else ''} shrank past the tolerance: refresh the baseline "
+                 f"(archscope snapshot)")
+    return text
+
+
+def print_verdict(report, console: Console | None = None) -> None:
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # a CI log: no terminal width to respect
+            console = Console(width=160)
+    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
+    for name in HEADER:
+        table.add_column(name, justify="right" if name in ("actual", "limit", "baseline") else "left",
+                         no_wrap=name != "note")
+    for result in report.results:
+        cells = _cells(result, {k: v[0] for k, v in _VERDICT.items()})
+        style = _VERDICT[result.status][1]
+        table.add_row(*(Text(c, style=style if i == 5 else "") for i, c in enumerate(cells)))
+    console.print(table)
+    console.print(Text(summary(report), style="bold green" if report.passed else "bold red"))
+
+
+def to_text(report, width: int = 160) -> str:
+    console = Console(record=True, file=io.StringIO(), width=width, color_system=None)
+    print_verdict(report, console)
+    return console.export_text()
+
+
+def to_markdown(report) -> str:
+    lines = [f"### archscope check: {'✅ passed' if report.passed else '❌ failed'}", "",
+             "| " + " | ".join(HEADER) + " |", "|---|---|---:|---:|---:|---|---|"]
+    for result in report.results:
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(result, _MD_VERDICT)) + " |")
+    lines += ["", summary(report), ""]
+    return "\n".join(lines)
+
+
+def to_json(report) -> str:
+    return json.dumps(report.to_dict(), indent=2) + "\n"

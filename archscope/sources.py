@@ -1,0 +1,52 @@
+"""What a user names on the command line: a model YAML (optionally ``file.yaml:scale``) or a report JSON.
+
+``compare`` and ``check`` take both; a report JSON is read as it is (no torch), a YAML is profiled.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ArchscopeError
+from .report import ModelReport, read_report
+
+REPORT_SUFFIXES = (".json",)
+
+
+@dataclass(frozen=True)
+class Source:
+    path: str
+    scale: str | None = None
+
+    @property
+    def is_report(self) -> bool:
+        return self.path.lower().endswith(REPORT_SUFFIXES)
+
+    def __str__(self) -> str:
+        return self.path + (f":{self.scale}" if self.scale else "")
+
+
+def parse_source(text: str) -> Source:
+    """``"m.yaml:s"`` -> Source("m.yaml", "s"). A path that exists as written wins, so a file name may hold a colon."""
+    text = str(text)
+    path, sep, scale = text.rpartition(":")
+    if not sep or os.path.exists(text) or not path or any(c in scale for c in "/\\"):
+        return Source(text)
+    if not scale:
+        raise ArchscopeError("empty scale after ':' (write file.yaml:s, or leave the ':' out)", file=path)
+    return Source(path, scale)
+
+
+def load_source(source: Source | str, **options: Any) -> ModelReport:
+    """Profile a YAML with ``options`` (archscope.profile's keywords), or read a report JSON as recorded."""
+    if not isinstance(source, Source):
+        source = parse_source(source)
+    if source.is_report:
+        if source.scale:
+            raise ArchscopeError(f"a report JSON has its scale fixed; drop ':{source.scale}'", file=source.path)
+        return read_report(source.path)
+    from .api import profile
+
+    return profile(source.path, scale=source.scale, **options)
