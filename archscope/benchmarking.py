@@ -13,7 +13,7 @@ import os
 import platform
 import types
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from . import timing
 from .bench_report import BatchStats, BenchEnvironment, BenchModel, BenchReport, BenchSettings, LayerTiming
@@ -225,16 +225,21 @@ def _fuse_sequential(seq, fuse) -> int:
     return len(pairs)
 
 
-def prepare_model(built, options: BenchOptions, device: str):
+class Prepared(NamedTuple):
+    eager: Any  # the ArchModel, run layer by layer for --per-layer
+    whole: Any  # what is timed whole: the same model, or torch.compile of it
+    folded: int  # BatchNorms folded by --fuse
+
+
+def prepare_model(built, options: BenchOptions, device: str) -> Prepared:
     """The real model to time: seeded weights made on CPU (the same values on every device), BN folded if asked,
-    then moved to the device, dtype and memory format. Returns (eager model, model to time whole)."""
+    then moved to the device, dtype and memory format."""
     import torch
 
     from .build import materialize
 
     model = materialize(built, device="cpu", seed=options.seed)
-    if options.fuse:
-        fuse_conv_bn(model)
+    folded = fuse_conv_bn(model) if options.fuse else 0
     dtype = getattr(torch, BENCH_DTYPES[options.dtype])
     model = model.to(device=device, dtype=dtype)
     if options.channels_last:
@@ -245,7 +250,7 @@ def prepare_model(built, options: BenchOptions, device: str):
             whole = torch.compile(model)
         except Exception as exc:  # noqa: BLE001 - e.g. no compiler backend for this platform
             raise ArchscopeError(f"--compile: torch.compile is not usable here ({_one_line(exc)})") from None
-    return model, whole
+    return Prepared(model, whole, folded)
 
 
 def make_input(built, batch: int, options: BenchOptions, device: str):
@@ -307,7 +312,9 @@ def run_bench(built, options: BenchOptions, *, target: Target, roofline_device=N
         torch.set_num_threads(options.threads)
     try:
         environment = _environment(target, options, available)
-        eager, whole = prepare_model(built, options, target.device)
+        eager, whole, folded = prepare_model(built, options, target.device)
+        if options.fuse:
+            notes.append(f"--fuse folded {folded} BatchNorm layers into the convolutions before them")
         if options.compile and options.per_layer:
             notes.append("per-layer times are of the eager model: torch.compile optimises across layers, so the "
                          "compiled model is timed whole only")
@@ -327,17 +334,24 @@ def run_bench(built, options: BenchOptions, *, target: Target, roofline_device=N
     return BenchReport(report_model, environment, settings, batches, notes)
 
 
+def time_forward(forward: Callable[[], Any], stopwatch: timing.Stopwatch, options: BenchOptions, *,
+                 progress: Progress | None = None, label: str = "") -> list[float]:
+    """Warm up, then the timed runs of ``forward`` (seconds each) by the options' runs/min-time rule. Call it
+    inside ``torch.inference_mode()``. The benchmarks use it to time any module the way ``bench`` does."""
+    total_runs = None if options.min_time > 0 else options.runs
+    _report(progress, f"{label}: warm-up", 0, options.warmup)
+    timing.warm_up(forward, stopwatch.synchronize, options.warmup)
+    _report(progress, f"{label}: warm-up", options.warmup, options.warmup)
+    return timing.sample(forward, stopwatch, runs=options.runs, min_time=options.min_time,
+                         max_runs=options.max_runs,
+                         on_run=lambda done, _: _report(progress, f"{label}: timing", done, total_runs))
+
+
 def _time_batch(built, eager, whole, a: Analysis, options: BenchOptions, target: Target, progress) -> BatchStats:
     x = make_input(built, a.batch, options, target.device)
-    sync = target.stopwatch.synchronize
     label = f"batch {a.batch}"
-    total_runs = None if options.min_time > 0 else options.runs
     with _forward_errors(options, target, a.batch):
-        _report(progress, f"{label}: warm-up", 0, options.warmup)
-        timing.warm_up(lambda: whole(x), sync, options.warmup)
-        samples = timing.sample(lambda: whole(x), target.stopwatch, runs=options.runs, min_time=options.min_time,
-                                max_runs=options.max_runs,
-                                on_run=lambda done, _: _report(progress, f"{label}: timing", done, total_runs))
+        samples = time_forward(lambda: whole(x), target.stopwatch, options, progress=progress, label=label)
     summary = timing.summarize(samples)
     totals = a.costs.totals
     median_s = summary.median
@@ -351,14 +365,16 @@ def _time_batch(built, eager, whole, a: Analysis, options: BenchOptions, target:
         samples_ms=[s * 1e3 for s in samples])
     if options.per_layer:
         with _forward_errors(options, target, a.batch):
-            _per_layer(stats, built, eager, x, a, options, target, progress, label, total_runs)
+            _per_layer(stats, built, eager, x, a, options, target, progress, label)
     return stats
 
 
-def _per_layer(stats: BatchStats, built, eager, x, a: Analysis, options, target, progress, label, total_runs):
+def _per_layer(stats: BatchStats, built, eager, x, a: Analysis, options, target, progress, label):
     sync = target.stopwatch.synchronize
+    total_runs = None if options.min_time > 0 else options.runs
     _report(progress, f"{label}: per-layer warm-up", 0, options.warmup)
     timing.warm_up(lambda: eager.run(x), sync, options.warmup)
+    _report(progress, f"{label}: per-layer warm-up", options.warmup, options.warmup)
     forwards = timing.sample_layers(lambda wrap: eager.run(x, wrap=wrap), target.stopwatch, runs=options.runs,
                                     min_time=options.min_time, max_runs=options.max_runs,
                                     on_run=lambda done, _: _report(progress, f"{label}: per layer", done,

@@ -212,6 +212,46 @@ def test_resolve_device_with_probes():
         B.resolve_device("tpu", cuda_count=no_gpu, mps_available=no)
 
 
+def test_cuda_target_times_with_events_and_synchronises(monkeypatch):
+    """The CUDA path without a GPU: torch.cuda's functions replaced by fakes that log what is called."""
+    log = []
+
+    class Event:
+        def __init__(self, enable_timing=False):
+            assert enable_timing
+            self.name = f"event{sum(1 for e in log if e == 'new event')}"
+            log.append("new event")
+
+        def record(self):
+            log.append(f"record {self.name}")
+
+        def elapsed_time(self, end):
+            return 4.0
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: log.append(f"sync {device}"))
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU 80GB")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (5 << 30, 80 << 30))
+    target = B.target_for("cuda:0")
+    assert (target.device, target.name, target.available_bytes()) == ("cuda:0", "Fake GPU 80GB", 5 << 30)
+    seconds, _ = target.stopwatch.time(lambda: log.append("forward"))
+    assert seconds == 0.004
+    assert log == ["new event", "new event", "sync cuda:0", "record event0", "forward", "record event1",
+                   "sync cuda:0"]
+
+
+def test_mps_target_synchronises_the_mps_device(monkeypatch):
+    log = []
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: log.append("mps sync"))
+    target = B.target_for("mps")
+    clock = iter([1.0, 1.5])
+    target.stopwatch.clock = lambda: next(clock)
+    seconds, _ = target.stopwatch.time(lambda: log.append("forward"))
+    assert seconds == 0.5 and log == ["mps sync", "forward", "mps sync"]
+
+
 def test_cpu_target_uses_the_wall_clock_stopwatch():
     target = B.target_for("cpu")
     assert isinstance(target.stopwatch, timing.SyncStopwatch)
@@ -300,7 +340,7 @@ def _built(source=TINY, imgsz=(64, 64)):
 
 
 def _output(built, options):
-    model, _ = B.prepare_model(built, options, "cpu")
+    model = B.prepare_model(built, options, "cpu").eager
     with torch.inference_mode():
         return model(B.make_input(built, 2, options, "cpu"))
 
@@ -315,7 +355,7 @@ def test_same_seed_same_output_other_seed_other_output():
 
 def test_fuse_keeps_outputs_and_removes_the_batch_norms():
     built = _built()
-    plain, _ = B.prepare_model(built, B.BenchOptions(), "cpu")
+    plain = B.prepare_model(built, B.BenchOptions(), "cpu").eager
     # make the BN statistics non-trivial, so folding them is really exercised
     with torch.no_grad():
         for m in plain.modules():
@@ -351,6 +391,8 @@ def test_channels_last_fuse_and_bf16_run():
     report = archscope.bench(TINY, imgsz=64, device="cpu", runs=1, warmup=1, channels_last=True, fuse=True,
                              dtype="bf16", seed=1)
     assert report.settings.channels_last and report.settings.fuse and report.environment.dtype == "bf16"
+    # Conv 0, 1, 5 (3) + C2f's cv1, cv2, m.0.cv1, m.0.cv2 (4) + Detect: 2 Convs in each of cv2 and cv3, 2 levels (8)
+    assert "--fuse folded 15 BatchNorm layers" in report.notes[-1]
     assert report.batches[0].runs == 1 and report.batches[0].median_ms > 0
 
 

@@ -22,16 +22,17 @@ def progress_bar(enabled: bool | None = None) -> Iterator[Callable[[str, int, "i
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, auto_refresh=False, transient=True) as bar:
-        tasks: dict[str, int] = {}
-        last = [0.0]
+        task = bar.add_task("building the model", total=None)
+        state = {"phase": None, "drawn": 0.0}
 
         def update(phase: str, done: int, total: int | None) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done, total=total)
+            if phase != state["phase"]:  # one line, showing the current phase
+                state["phase"] = phase
+                bar.reset(task, description=phase, total=total)
+            bar.update(task, completed=done, total=total)
             now = time.perf_counter()
-            if now - last[0] >= REFRESH_S or done == total:
-                last[0] = now
+            if now - state["drawn"] >= REFRESH_S or done == total:
+                state["drawn"] = now
                 bar.refresh()
 
         yield update
