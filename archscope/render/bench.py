@@ -50,7 +50,7 @@ def layer_rows(stats) -> list[list[str]]:
 def headline(report) -> str:
     m, e = report.model, report.environment
     scale = f"scale {m.scale}" if m.scale else "no scales"
-    threads = f", {e.threads} threads" if e.device == "cpu" else ""
+    threads = f", {e.threads} thread{'s' if e.threads != 1 else ''}" if e.device == "cpu" else ""
     name = e.device_name if e.device == "cpu" else f"{e.device_name}, {e.device}"
     return (f"{m.name} ({scale}), {m.params:,} parameters, imgsz {m.imgsz[0]}x{m.imgsz[1]} (HxW), "
             f"{e.dtype} on {e.device} ({name}{threads}), torch {e.torch}")
