@@ -135,6 +135,20 @@ class BenchReport:
     notes: list[str] = field(default_factory=list)
     schema: str = SCHEMA
 
+    # Shortcuts for a one-batch run (what `archscope compare --bench` reads): the statistics blocks, the first
+    # batch's per-layer rows, and the torch device that was timed.
+    @property
+    def stats(self) -> list[BatchStats]:
+        return self.batches
+
+    @property
+    def layers(self) -> list[LayerTiming] | None:
+        return self.batches[0].layers if self.batches else None
+
+    @property
+    def device(self) -> str:
+        return self.environment.device
+
     def batch(self, size: int) -> BatchStats:
         """The statistics at batch ``size`` (KeyError if it was not timed)."""
         for stats in self.batches:

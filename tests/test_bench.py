@@ -335,6 +335,13 @@ def test_json_schema_and_round_trip(report):
         BenchReport.from_dict({**data, "schema": "archscope.report/1"})
 
 
+def test_shortcuts_that_compare_reads(report):
+    # archscope compare --bench reads: stats[0].median_ms, layers[i].index / .median_ms, and device
+    assert report.stats[0] is report.batch(1) and report.stats[0].median_ms > 0
+    assert [row.index for row in report.layers] == list(range(24)) and report.layers is report.batch(1).layers
+    assert report.device == "cpu"
+
+
 def _built(source=TINY, imgsz=(64, 64)):
     return build_model(load_spec(source), BuildOptions(imgsz=imgsz))
 
