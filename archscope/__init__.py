@@ -5,6 +5,8 @@ Python API (torch is imported only when a model is built)::
     import archscope
     report = archscope.profile("model.yaml", scale="n", imgsz="640x384")
     report.to_dict()  # the JSON that `archscope profile --format json` prints
+    timed = archscope.bench("model.yaml", imgsz=320, batch=[1, 8], device="cpu")
+    timed.batch(8).median_ms
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 from .errors import ArchscopeError
 
 __version__ = "0.1.0"
-__all__ = ["ArchscopeError", "ModelReport", "profile", "block", "load_blocks", "__version__"]
+__all__ = ["ArchscopeError", "BenchReport", "ModelReport", "bench", "block", "load_blocks", "profile",
+           "__version__"]
 
 if TYPE_CHECKING:
+    from .bench_report import BenchReport
     from .report import ModelReport
 
 
@@ -36,6 +40,15 @@ def load_blocks(source: str) -> list[str]:
     return _load(source)
 
 
+def bench(*args: Any, **kwargs: Any) -> "BenchReport":
+    from .api import bench as _bench
+
+    return _bench(*args, **kwargs)
+
+
+bench.__doc__ = "Time real forward passes of a model YAML; see archscope.api.bench for the options."
+
+
 def __getattr__(name: str):
     if name in ("block", "INNER", "OUTER", "ScaledOut", "FixedOut", "SameAsInput", "InputOnly", "ConcatChannels",
                 "LastInput", "HeadInputs", "CustomRule", "Resolved", "ChannelContext"):
@@ -46,4 +59,8 @@ def __getattr__(name: str):
         from .report import ModelReport
 
         return ModelReport
+    if name == "BenchReport":
+        from .bench_report import BenchReport
+
+        return BenchReport
     raise AttributeError(name)

@@ -171,8 +171,6 @@ def compare(
         raise ArchscopeError(f"compare needs at least two models (got {len(sources)}); "
                              f"to look at one, use archscope profile")
     device = load_device(device_spec)
-    if bench and measure is None:
-        _bench_function()  # fail before profiling anything
     reports, names, measured = [], [], []
     for item in sources:
         if isinstance(item, ModelReport):
@@ -190,24 +188,15 @@ def compare(
     return compare_reports(reports, device=device, sources=names, measurements=measured)
 
 
-def _bench_function() -> Callable[..., Any]:
-    run_bench = globals().get("bench")  # archscope.api.bench comes with the `archscope bench` issue
-    if run_bench is None:
-        raise ArchscopeError("--bench needs 'archscope bench', which this installation of archscope does not have")
-    return run_bench
-
-
 def bench_measure(source: "Source", *, imgsz, batch: int, dtype: str, device: str) -> "Measurement":
     """The default ``measure`` of compare: archscope bench's median forward time, and per layer where it has it."""
     from .compare import Measurement
 
-    result = _bench_function()(source.path, scale=source.scale, imgsz=imgsz, batch=batch, device=device, dtype=dtype,
-                       per_layer=True)
-    stats = getattr(result, "stats", result)
-    first = stats[0] if isinstance(stats, (list, tuple)) else stats
-    rows = getattr(result, "layers", None) or []
-    layer_ms = {int(row.index): float(row.median_ms) for row in rows if getattr(row, "median_ms", None) is not None}
-    return Measurement(float(first.median_ms), layer_ms or None, getattr(result, "device", device))
+    result = bench(source.path, scale=source.scale, imgsz=imgsz, batch=batch, device=device, dtype=dtype,
+                   per_layer=True)
+    timed = result.batches[0]
+    layer_ms = {row.index: row.median_ms for row in timed.layers or ()}
+    return Measurement(timed.median_ms, layer_ms or None, result.environment.device)
 
 
 def snapshot(
@@ -260,3 +249,121 @@ def rerun_settings(target: "CheckTarget", baseline: ModelReport | None) -> dict[
     if isinstance(settings["imgsz"], list):
         settings["imgsz"] = tuple(settings["imgsz"])
     return settings
+
+
+def parse_batches(value: int | str | list[int] | tuple[int, ...]) -> tuple[int, ...]:
+    """``8`` -> (8,); ``"1,8,32"`` or ``[1, 8, 32]`` -> (1, 8, 32): positive, in the order given, no repeats."""
+    if isinstance(value, (list, tuple)):
+        parts = list(value)
+    elif isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")]
+    else:
+        parts = [value]
+    sizes = []
+    for part in parts:
+        if isinstance(part, bool):
+            part = None
+        try:
+            size = int(part) if isinstance(part, (int, str)) and str(part).strip().lstrip("+").isdigit() else None
+        except ValueError:
+            size = None
+        if size is None or size < 1:
+            raise ArchscopeError(f"--batch must be a positive integer or a comma-separated list such as 1,8,32, "
+                                 f"got {value!r}")
+        sizes.append(size)
+    return tuple(dict.fromkeys(sizes))
+
+
+BENCH_DTYPES = ("fp32", "fp16", "bf16")
+DEFAULT_RUNS, DEFAULT_MIN_TIME, MIN_TIME_FLOOR_RUNS = 10, 1.0, 3
+
+
+def timing_plan(runs: int | None, min_time: float | None) -> tuple[int, float]:
+    """(at least this many timed runs, at least this many seconds of them). ``--runs N`` alone: exactly N runs;
+    ``--min-time S`` alone: S seconds, at least 3 runs; both: both hold; neither: 10 runs and 1 s."""
+    if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
+        raise ArchscopeError(f"--runs must be a positive integer, got {runs!r}")
+    if min_time is not None and not (isinstance(min_time, (int, float)) and 0 < min_time < float("inf")):
+        raise ArchscopeError(f"--min-time must be a positive number of seconds, got {min_time!r}")
+    if runs is None and min_time is None:
+        return DEFAULT_RUNS, DEFAULT_MIN_TIME
+    if min_time is None:
+        return runs, 0.0
+    return (runs if runs is not None else MIN_TIME_FLOOR_RUNS), float(min_time)
+
+
+def bench(
+    source: str | os.PathLike | dict[str, Any],
+    *,
+    scale: str | None = None,
+    nc: int | None = None,
+    ch: int | None = None,
+    imgsz: int | str | tuple[int, int] = 640,
+    batch: int | str | list[int] = 1,
+    device: str = "auto",
+    dtype: str = "fp32",
+    channels_last: bool = False,
+    fuse: bool = False,
+    compile: bool = False,
+    threads: int | None = None,
+    warmup: int = 3,
+    runs: int | None = None,
+    min_time: float | None = None,
+    seed: int = 0,
+    per_layer: bool = False,
+    device_spec: str | None = None,
+    progress=None,
+):
+    """Time real forward passes of a model YAML (random weights seeded by ``seed``); return a BenchReport.
+
+    ``batch`` is one size or several (``[1, 8]`` or ``"1,8"``): one statistics block each. ``device`` is auto, cpu,
+    cuda, cuda:N or mps; ``dtype`` fp32, fp16 or bf16. ``runs``/``min_time``: see :func:`timing_plan`.
+    ``per_layer`` also times every YAML layer alone, beside its roofline time on ``device_spec`` (default: the
+    preset saved by ``archscope calibrate --save-default``, else the generic ``cpu`` preset).
+    ``progress(phase, done, total)`` is called as the runs go.
+    """
+    from .benchmarking import BenchOptions, resolve_device, run_bench, target_for
+    from .build import BuildOptions, build_model
+    from .spec import load_spec
+
+    if dtype not in BENCH_DTYPES:
+        raise ArchscopeError(f"--dtype must be one of {', '.join(BENCH_DTYPES)} for timing, got {dtype!r}")
+    for name, value, low in (("--warmup", warmup, 0), ("--seed", seed, 0), ("--threads", threads, 1)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            raise ArchscopeError(f"{name} must be an integer >= {low}, got {value!r}")
+    at_least_runs, at_least_seconds = timing_plan(runs, min_time)
+    batches = parse_batches(batch)
+    hw = parse_imgsz(imgsz)
+    target = target_for(resolve_device(device))
+    roofline_device, origin, notes = _roofline_device(device_spec, dtype)
+
+    spec = load_spec(source)
+    built = build_model(spec, BuildOptions(scale=scale, nc=nc, ch=ch, imgsz=hw, batch=batches[0]))
+    options = BenchOptions(batches=batches, device=device, dtype=dtype, channels_last=channels_last, fuse=fuse,
+                           compile=compile, threads=threads, warmup=warmup, runs=at_least_runs,
+                           min_time=at_least_seconds, seed=seed, per_layer=per_layer)
+    return run_bench(built, options, target=target, roofline_device=roofline_device, roofline_origin=origin,
+                     notes=notes, progress=progress)
+
+
+def _roofline_device(device_spec: str | None, dtype: str):
+    """(DeviceSpec or None, where it came from, notes) for the roofline prediction beside the measured times."""
+    from .hardware import get_preset, load_device, saved_default_device
+
+    if device_spec is not None:
+        spec = load_device(device_spec)
+        if spec.relative_only:
+            raise ArchscopeError(f"--device-spec {device_spec}: this preset predicts relative units only (a "
+                                 f"published ridge point), which cannot stand beside measured milliseconds")
+        spec.peak(dtype)  # fail now, naming the dtypes it has
+        return spec, "option", []
+    saved = saved_default_device()
+    if saved is not None:
+        spec, origin = saved[0], f"saved default ({saved[1]})"
+    else:
+        spec, origin = get_preset("cpu"), "generic preset"
+    if dtype not in spec.peak_flops:
+        return None, origin, [f"no roofline prediction: device spec '{spec.name}' ({origin}) has no {dtype} peak"]
+    hint = [] if saved else ["pred ms is for the generic 'cpu' preset, not this machine: 'archscope calibrate "
+                             "--save-default' measures this one, or give --device-spec"]
+    return spec, origin, hint

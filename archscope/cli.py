@@ -330,6 +330,68 @@ def _write_step_summary(outcome) -> None:
 
 @app.command()
 @handles_errors
+def bench(
+    model: str = typer.Argument(..., help="Model YAML (Ultralytics package or YOLOv5 repository dialect)."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps."),
+    imgsz: str = typer.Option("640", "--imgsz", help="Input size: 640 or HxW such as 640x384."),
+    batch: str = typer.Option("1", "--batch", "-b", help="Batch size, or several: 1,8,32 (one result each)."),
+    dtype: str = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16 (weights and input)."),
+    channels_last: bool = typer.Option(False, "--channels-last", help="NHWC memory format for weights and input."),
+    fuse: bool = typer.Option(False, "--fuse", help="Fold BatchNorm into the preceding convolution first."),
+    compile_: bool = typer.Option(False, "--compile", help="Time torch.compile(model) (compiles during warm-up)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op CPU threads (default: torch's)."),
+    warmup: int = typer.Option(3, "--warmup", help="Untimed forwards before timing."),
+    runs: Optional[int] = typer.Option(None, "--runs", help="At least this many timed forwards (alone: exactly "
+                                       "this many). Default: 10 runs and 1 s."),
+    min_time: Optional[float] = typer.Option(None, "--min-time", help="Keep timing until the timed forwards add "
+                                             "up to this many seconds (at least 3 runs)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random weights and input."),
+    per_layer: bool = typer.Option(False, "--per-layer", help="Also time each YAML layer, beside its roofline time."),
+    device_spec: Optional[str] = typer.Option(None, "--device-spec", help="Roofline device for the per-layer "
+                                              "prediction (default: 'archscope calibrate --save-default' file, "
+                                              "else the generic cpu preset)."),
+    scale: Optional[str] = typer.Option(None, "--scale", "-s", help="Scale to build (default: the YAML's)."),
+    nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: the YAML's nc)."),
+    ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: the YAML's ch, else 3)."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="Output format (default: table, or "
+                                               "from the -o file's suffix)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
+                                               "blocks; repeatable."),
+) -> None:
+    """Time real forward passes (random seeded weights): median, mean, p10/p90, std, throughput, achieved FLOP/s."""
+    _load_user_blocks(blocks)
+    from .api import bench as run_bench
+    from .render import format_for
+    from .render.output import check_writable
+    from .render.progress import progress_bar
+
+    if output:
+        check_writable(output)
+    chosen = format_for(output, fmt.value if fmt else None)
+    with progress_bar() as progress:
+        report = run_bench(model, scale=scale, nc=nc, ch=ch, imgsz=imgsz, batch=batch, device=device, dtype=dtype,
+                           channels_last=channels_last, fuse=fuse, compile=compile_, threads=threads,
+                           warmup=warmup, runs=runs, min_time=min_time, seed=seed, per_layer=per_layer,
+                           device_spec=device_spec, progress=progress)
+    _emit_bench(report, chosen, output)
+
+
+def _emit_bench(report, chosen: str, output: Optional[str]) -> None:
+    from .render.bench import print_bench, render_bench
+    from .render.output import write_atomic
+
+    if output:
+        write_atomic(output, render_bench(report, chosen))
+        typer.echo(f"wrote {chosen} bench report to {output}", err=True)
+    elif chosen == "table":
+        print_bench(report)
+    else:
+        sys.stdout.write(render_bench(report, chosen))
+
+
+@app.command()
+@handles_errors
 def blocks(
     family: Optional[str] = typer.Option(None, "--family", help="Only this family (e.g. csp, heads, user)."),
     user_blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="Also load this blocks file or module "
@@ -403,22 +465,40 @@ def devices(
 @app.command()
 @handles_errors
 def calibrate(
-    output: str = typer.Option("device.yaml", "--output", "-o", help="Where to save the measured preset."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Where to save the measured preset "
+                                         "(default: device.yaml, unless --save-default is given)."),
+    save_default: bool = typer.Option(False, "--save-default", help="Save it as this machine's default preset "
+                                      "($ARCHSCOPE_DEVICE_FILE, else ~/.config/archscope/device.yaml), which "
+                                      "'archscope bench' uses when no --device-spec is given."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or mps."),
     dtypes: str = typer.Option("fp32,bf16", "--dtypes", help="Comma-separated dtypes to measure."),
     seconds: float = typer.Option(3.0, "--seconds", help="Total time budget."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of the preset (default: this machine)."),
 ) -> None:
     """Measure this machine's matmul FLOP/s per dtype and streaming bandwidth; save them as a device preset."""
-    from .hardware import calibrate as measure, save_device
+    from .hardware import calibrate as measure, default_device_file, save_device
     from .render.output import check_writable
 
-    check_writable(output)
+    targets = [output] if output else ([] if save_default else ["device.yaml"])
+    if save_default:
+        default = default_device_file()
+        try:
+            default.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArchscopeError(f"cannot create the folder for the default preset: {exc.strerror}",
+                                 file=str(default.parent)) from None
+        targets.append(str(default))
+    for target in targets:
+        check_writable(target)
     spec = measure(device, dtypes=[d.strip() for d in dtypes.split(",") if d.strip()], seconds=seconds, name=name)
-    save_device(spec, output)
+    for target in targets:
+        save_device(spec, target)
     peaks = ", ".join(f"{d} {v / 1e9:.1f} GFLOP/s" for d, v in spec.peak_flops.items())
-    typer.echo(f"{spec.name}: {peaks}, bandwidth {spec.bandwidth / 1e9:.1f} GB/s -> {output}")
-    typer.echo(f"use it with: archscope profile MODEL.yaml --device-spec {output}")
+    typer.echo(f"{spec.name}: {peaks}, bandwidth {spec.bandwidth / 1e9:.1f} GB/s -> {', '.join(targets)}")
+    if output or not save_default:
+        typer.echo(f"use it with: archscope profile MODEL.yaml --device-spec {targets[0]}")
+    if save_default:
+        typer.echo("archscope bench uses it by default for its roofline prediction")
 
 
 @app.callback(invoke_without_command=True)

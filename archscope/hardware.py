@@ -524,6 +524,26 @@ def save_device(spec: DeviceSpec, path: str | os.PathLike[str]) -> Path:
     return target
 
 
+DEVICE_FILE_ENV = "ARCHSCOPE_DEVICE_FILE"
+
+
+def default_device_file() -> Path:
+    """Where this machine's calibrated preset lives: ``$ARCHSCOPE_DEVICE_FILE`` if set, else
+    ``$XDG_CONFIG_HOME/archscope/device.yaml`` (``~/.config/archscope/device.yaml`` without XDG_CONFIG_HOME).
+    ``archscope calibrate --save-default`` writes it; ``archscope bench`` reads it when no ``--device-spec`` is given."""
+    override = os.environ.get(DEVICE_FILE_ENV)
+    if override:
+        return Path(override).expanduser()
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(config) / "archscope" / "device.yaml"
+
+
+def saved_default_device() -> tuple[DeviceSpec, Path] | None:
+    """This machine's saved preset and its path, or None when none was saved (a broken file is an error)."""
+    path = default_device_file()
+    return (load_device_file(path), path) if path.is_file() else None
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Calibration
 # --------------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,169 @@
+"""BenchReport -> a Rich table (terminal, text, HTML), Markdown, CSV or JSON. Reads the report only."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .units import fmt_from
+
+STATS_HEADER = ["batch", "runs", "median ms", "mean ms", "p10 ms", "p90 ms", "std ms", "img/s", "GFLOP/s", "GB/s",
+                "pred ms"]
+LAYER_HEADER = ["#", "from", "module", "ms", "share", "pred ms", "x pred", "GFLOP/s", "GB/s", "bound"]
+_LEFT = {"from", "module", "bound"}
+
+STATS_CSV = ["batch", "runs", "outliers", "median_ms", "mean_ms", "p10_ms", "p90_ms", "std_ms", "min_ms", "max_ms",
+             "images_per_s", "achieved_flops_per_s", "achieved_bytes_per_s", "predicted_ms", "flops", "bytes"]
+LAYER_CSV = ["batch", "index", "from", "module", "median_ms", "mean_ms", "share", "predicted_ms", "vs_predicted",
+             "achieved_flops_per_s", "achieved_bytes_per_s", "flops", "bytes", "bound"]
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.3g}" if value < 100 else f"{value:.0f}"
+
+
+def _rate(value: float | None, scale: float = 1e9) -> str:
+    return "" if value is None else f"{value / scale:.3g}" if value / scale < 1000 else f"{value / scale:,.0f}"
+
+
+def stats_rows(report) -> list[list[str]]:
+    rows = []
+    for s in report.batches:
+        runs = f"{s.runs}" + (f" ({s.outliers} out)" if s.outliers else "")
+        rows.append([str(s.batch), runs, _ms(s.median_ms), _ms(s.mean_ms), _ms(s.p10_ms), _ms(s.p90_ms),
+                     _ms(s.std_ms), f"{s.images_per_s:.3g}" if s.images_per_s < 1000 else f"{s.images_per_s:,.0f}",
+                     _rate(s.achieved_flops_per_s), _rate(s.achieved_bytes_per_s), _ms(s.predicted_ms)])
+    return rows
+
+
+def layer_rows(stats) -> list[list[str]]:
+    return [[str(r.index), fmt_from(r.from_), r.module, _ms(r.median_ms), f"{100 * r.share:.1f}%",
+             _ms(r.predicted_ms), "" if r.vs_predicted is None else f"{r.vs_predicted:.3g}",
+             _rate(r.achieved_flops_per_s), _rate(r.achieved_bytes_per_s), r.bound or ""]
+            for r in stats.layers or []]
+
+
+def headline(report) -> str:
+    m, e = report.model, report.environment
+    scale = f"scale {m.scale}" if m.scale else "no scales"
+    threads = f", {e.threads} thread{'s' if e.threads != 1 else ''}" if e.device == "cpu" else ""
+    name = e.device_name if e.device == "cpu" else f"{e.device_name}, {e.device}"
+    return (f"{m.name} ({scale}), {m.params:,} parameters, imgsz {m.imgsz[0]}x{m.imgsz[1]} (HxW), "
+            f"{e.dtype} on {e.device} ({name}{threads}), torch {e.torch}")
+
+
+def settings_line(report) -> str:
+    st = report.settings
+    how = f"at least {st.runs} timed runs" + (f" and {st.min_time:g} s" if st.min_time else "")
+    flags = [name for name, on in (("channels-last", st.channels_last), ("BN fused", st.fuse),
+                                   ("torch.compile", st.compile)) if on]
+    load = report.environment.load_average
+    parts = [f"warm-up {st.warmup}", how + " per batch", f"seed {st.seed}", ", ".join(flags) or "eager, unfused",
+             "statistics over runs within Q1-3IQR..Q3+3IQR"]
+    if load:
+        parts.append(f"load average {load[0]:g}")
+    return "; ".join(parts)
+
+
+def roofline_line(report) -> str | None:
+    st = report.settings
+    if not st.device_spec:
+        return None
+    return (f"pred ms: roofline time on device spec '{st.device_spec}' ({st.device_spec_origin}); "
+            f"x pred = measured / predicted")
+
+
+def overhead_line(stats) -> str:
+    over = stats.layer_overhead
+    sign = "+" if over >= 0 else ""
+    return (f"batch {stats.batch}: sum of layers {_ms(stats.layers_sum_ms)} ms (median per layer over "
+            f"{stats.layer_runs} forwards, synchronised around each layer) vs whole model {_ms(stats.median_ms)} ms: "
+            f"per-layer overhead {sign}{100 * over:.1f}%")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
+    for name in header:
+        table.add_column(name, justify="left" if name in _LEFT else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    return table
+
+
+def print_bench(report, *, console: Console | None = None) -> None:
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=200)
+    console.print(Text(headline(report), style="bold"))
+    console.print(Text(settings_line(report), style="dim"))
+    if roofline_line(report):
+        console.print(Text(roofline_line(report), style="dim"))
+    console.print(_table(STATS_HEADER, stats_rows(report)))
+    for stats in report.batches:
+        if stats.layers is None:
+            continue
+        console.print()
+        console.print(Text(f"per layer, batch {stats.batch}", style="bold"))
+        console.print(_table(LAYER_HEADER, layer_rows(stats)))
+        console.print(Text(overhead_line(stats)))
+    for note in report.notes:
+        console.print(Text(f"note: {note}", style="dim"))
+
+
+def export(report, *, html: bool = False, width: int | None = None) -> str:
+    console = Console(record=True, file=io.StringIO(), width=width or 200,
+                      color_system="standard" if html else None)
+    print_bench(report, console=console)
+    return console.export_html() if html else console.export_text()
+
+
+def to_markdown(report) -> str:
+    def md(header, rows):
+        align = ["---" if h in _LEFT else "---:" for h in header]
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+        return lines + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+
+    lines = [f"**{headline(report)}**", "", settings_line(report), ""]
+    if roofline_line(report):
+        lines += [roofline_line(report), ""]
+    lines += md(STATS_HEADER, stats_rows(report))
+    for stats in report.batches:
+        if stats.layers is not None:
+            lines += ["", f"**per layer, batch {stats.batch}**", "", *md(LAYER_HEADER, layer_rows(stats)), "",
+                      overhead_line(stats)]
+    lines += ["", *(f"- note: {note}" for note in report.notes)] if report.notes else []
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(report) -> str:
+    """One row per layer and batch with --per-layer, else one row per batch."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    per_layer = any(s.layers is not None for s in report.batches)
+    writer.writerow(LAYER_CSV if per_layer else STATS_CSV)
+    for stats in report.batches:
+        if not per_layer:
+            row = stats.to_dict()
+            writer.writerow(["" if row.get(c) is None else row[c] for c in STATS_CSV])
+            continue
+        for layer in stats.layers or []:
+            row = {**layer.to_dict(), "batch": stats.batch, "from": fmt_from(layer.from_)}
+            writer.writerow(["" if row.get(c) is None else row[c] for c in LAYER_CSV])
+    return buffer.getvalue()
+
+
+def render_bench(report, fmt: str, *, width: int | None = None) -> str:
+    if fmt == "json":
+        from .data import to_json
+
+        return to_json(report)
+    if fmt == "csv":
+        return to_csv(report)
+    if fmt == "md":
+        return to_markdown(report)
+    return export(report, html=(fmt == "html"), width=width)
