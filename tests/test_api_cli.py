@@ -107,3 +107,18 @@ def test_help_does_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
     done = subprocess.run([sys.executable, "-m", "archscope", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "profile" in done.stdout
+
+
+def test_output_files_get_the_umask_mode_not_mkstemps_0600(tmp_path):
+    import os
+
+    from archscope.render.output import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(str(tmp_path / "report.md"), "x")
+        write_atomic(str(tmp_path / "plot.png"), b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "plot.png").stat().st_mode & 0o777 == 0o644

@@ -20,6 +20,12 @@ def check_writable(path: str) -> None:
         raise ArchscopeError("cannot write output: permission denied", file=path)
 
 
+def _umask() -> int:
+    current = os.umask(0)  # the only portable way to read it is to set it
+    os.umask(current)
+    return current
+
+
 def write_atomic(path: str, text: str | bytes) -> None:
     """Write to a temporary file beside ``path`` and rename it into place: readers never see half a file."""
     check_writable(path)
@@ -29,6 +35,7 @@ def write_atomic(path: str, text: str | bytes) -> None:
         binary = isinstance(text, bytes)
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report should get the mode any new file gets
         os.replace(tmp, path)
     except OSError as exc:
         if os.path.exists(tmp):
