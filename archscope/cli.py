@@ -74,21 +74,28 @@ def handles_errors(command):
 
 def _emit(report, fmt: Optional[OutputFormat], output: Optional[str], depth: int) -> None:
     from .render import format_for, render_text
-    from .render.output import write_atomic
 
     chosen = format_for(output, fmt.value if fmt else None)
     if output or chosen != "table":  # the table shows them itself; elsewhere they must not vanish into a file
         for finding in getattr(report, "findings", []):
             typer.echo(f"archscope: warning: {finding.message}", err=True)
-    if output:
-        write_atomic(output, render_text(report, chosen, depth=depth))
-        typer.echo(f"wrote {chosen} report to {output}", err=True)
-    elif chosen == "table":
-        from .render.table import print_report
+    from .render.table import print_report
 
-        print_report(report, depth=depth)
+    _deliver(chosen, output, "report", lambda fmt: render_text(report, fmt, depth=depth),
+             lambda: print_report(report, depth=depth))
+
+
+def _deliver(chosen: str, output: Optional[str], what: str, render, print_table) -> None:
+    """One output path for every command: ``-o`` file (atomic), the Rich table, or text on stdout."""
+    from .render.output import write_atomic
+
+    if output:
+        write_atomic(output, render(chosen))
+        typer.echo(f"wrote {chosen} {what} to {output}", err=True)
+    elif chosen == "table":
+        print_table()
     else:
-        sys.stdout.write(render_text(report, chosen, depth=depth))
+        sys.stdout.write(render(chosen))
 
 
 @app.command()
@@ -190,7 +197,7 @@ def compare(
     _load_user_blocks(blocks)
     from .api import compare as run_compare
     from .render import format_for
-    from .render.output import check_writable, write_atomic
+    from .render.output import check_writable
 
     chosen = format_for(output, fmt.value if fmt else None)
     if output:
@@ -201,13 +208,8 @@ def compare(
                              device_spec=device_spec, bench=bench, bench_device=bench_device)
     from .render.compare import print_comparison, render_comparison
 
-    if output:
-        write_atomic(output, render_comparison(comparison, chosen))
-        typer.echo(f"wrote {chosen} comparison to {output}", err=True)
-    elif chosen == "table":
-        print_comparison(comparison)
-    else:
-        sys.stdout.write(render_comparison(comparison, chosen))
+    _deliver(chosen, output, "comparison", lambda fmt: render_comparison(comparison, fmt),
+             lambda: print_comparison(comparison))
     if plot:
         _save_plot(comparison, plot)
 
@@ -379,15 +381,8 @@ def bench(
 
 def _emit_bench(report, chosen: str, output: Optional[str]) -> None:
     from .render.bench import print_bench, render_bench
-    from .render.output import write_atomic
 
-    if output:
-        write_atomic(output, render_bench(report, chosen))
-        typer.echo(f"wrote {chosen} bench report to {output}", err=True)
-    elif chosen == "table":
-        print_bench(report)
-    else:
-        sys.stdout.write(render_bench(report, chosen))
+    _deliver(chosen, output, "bench report", lambda fmt: render_bench(report, fmt), lambda: print_bench(report))
 
 
 @app.command()

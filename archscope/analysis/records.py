@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .costs import ACTIVATION_MATMULS
+
 
 @dataclass(frozen=True, slots=True)
 class OpRecord:
@@ -32,8 +34,6 @@ class OpRecord:
     @property
     def attention_flops(self) -> int:
         """The MAC FLOPs of this call when it multiplies two activations (``bmm``, SDPA), else 0."""
-        from .costs import ACTIVATION_MATMULS
-
         return self.mac_flops if self.op in ACTIVATION_MATMULS else 0
 
     @property

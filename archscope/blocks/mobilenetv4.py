@@ -16,13 +16,11 @@ operand, so K and V are read once per image, not once per head; that is what rai
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..registry import INNER, OUTER, SameAsInput, ScaledOut, block
-from .common import Conv
-from .csp import C2f
+from .csp import C2f, C3
 
 
 def _conv_bn(c1: int, c2: int, k: int = 1, s: int = 1, groups: int = 1, norm: bool = False,
@@ -117,8 +115,7 @@ class MultiHeadAttentionLayerWithDownSampling(_DownsampledAttention):
     def __init__(self, c1, num_heads, key_dim, value_dim, query_h_strides=1, query_w_strides=1, kv_strides=1,
                  dw_kernel_size=3, dropout=0.0):
         super().__init__(c1, num_heads, key_dim, value_dim, query_h_strides, query_w_strides, kv_strides,
-                         dw_kernel_size, dropout, kv_heads=_positive_int("MultiHeadAttentionLayerWithDownSampling",
-                                                                         "num_heads", num_heads))
+                         dw_kernel_size, dropout, kv_heads=num_heads)
 
 
 # The seed registers C2f_MQA with its c1/c2 handled but outside Ultralytics' "insert n" set, so the YAML repeat count
@@ -204,17 +201,11 @@ class UniversalInvertedBottleneckBlock(nn.Module):
 
 
 @block(family="mobilenetv4", channels=ScaledOut(), repeat=INNER)
-class C3_UIB(nn.Module):
+class C3_UIB(C3):
     """C3 whose bottlenecks are UIBs in their default (ExtraDW, expand 1) form, as the seed defines it; the
     ``shortcut`` argument is accepted and, as in the seed, unused."""
 
     def __init__(self, c1, c2, n=1, shortcut=True, g=1, e=0.5):
-        super().__init__()
+        super().__init__(c1, c2, n, shortcut, g, e)
         c_ = int(c2 * e)
-        self.cv1 = Conv(c1, c_, 1, 1)
-        self.cv2 = Conv(c1, c_, 1, 1)
-        self.cv3 = Conv(2 * c_, c2, 1)
         self.m = nn.Sequential(*(UniversalInvertedBottleneckBlock(c_, c_) for _ in range(n)))
-
-    def forward(self, x):
-        return self.cv3(torch.cat((self.m(self.cv1(x)), self.cv2(x)), 1))
