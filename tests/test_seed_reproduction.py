@@ -160,3 +160,10 @@ def test_seed_002_c3_uib_model_params_by_hand():
     for index, params in yolov5n_rows.items():
         assert report.layers[index].params == params, index
     assert report.totals.params == sum(layer.params for layer in report.layers) == 1_434_685
+
+
+def test_small_attention_gets_enough_digits_to_add_up():
+    # tiny-detector's C2PSA at 20 x 20: 0.06 GFLOPs of attention; at one decimal the line would read 6.5 + 0.1 = 6.5
+    result = runner.invoke(app, ["profile", str(SAMPLES / "tiny-detector.yaml")])
+    text = " ".join(result.output.split())
+    assert "hook-based 6.46" in text and "(QK^T, PV): 0.06; with them 6.52 (Ultralytics 8.4 prints 6.52)" in text

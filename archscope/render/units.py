@@ -118,10 +118,11 @@ def attention_gflops_line(report) -> str | None:
     if not t.attention_flops or t.gflops_legacy is None:
         return None
     per_image = t.attention_flops / report.model.batch / 1e9
-    return (f"GFLOPs per image: hook-based {t.gflops_legacy:.1f} (thop 0.1.1 / Ultralytics <= 8.2, as YOLOv5 and "
-            f"YOLOv10 print it) misses the attention matmuls (QK^T, PV): {per_image:.1f}; with them "
-            f"{t.gflops_legacy + per_image:.1f} (Ultralytics 8.4 prints {t.gflops_ultralytics:.1f}); archscope counts "
-            f"{t.flops / report.model.batch / 1e9:.1f} with every elementwise op")
+    d = 1 if per_image >= 1 else 2  # enough digits that the sum visibly adds up when attention is small
+    return (f"GFLOPs per image: hook-based {t.gflops_legacy:.{d}f} (thop 0.1.1 / Ultralytics <= 8.2, as YOLOv5 and "
+            f"YOLOv10 print it) misses the attention matmuls (QK^T, PV): {per_image:.{d}f}; with them "
+            f"{t.gflops_legacy + per_image:.{d}f} (Ultralytics 8.4 prints {t.gflops_ultralytics:.{d}f}); archscope "
+            f"counts {t.flops / report.model.batch / 1e9:.{d}f} with every elementwise op")
 
 
 def finding_lines(report) -> list[str]:
