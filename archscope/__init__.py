@@ -13,19 +13,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import ArchscopeError
+from archscope._version import __version__
+from archscope.errors import ArchscopeError
 
-__version__ = "0.1.0"
 __all__ = ["ArchscopeError", "BenchReport", "ModelReport", "bench", "block", "load_blocks", "profile",
            "__version__"]
 
 if TYPE_CHECKING:
-    from .bench_report import BenchReport
-    from .report import ModelReport
+    from archscope.reports.bench import BenchReport
+    from archscope.reports.profile import ModelReport
 
 
 def profile(*args: Any, **kwargs: Any) -> "ModelReport":
-    from .api import profile as _profile
+    from archscope.api import profile as _profile
 
     return _profile(*args, **kwargs)
 
@@ -35,13 +35,13 @@ profile.__doc__ = "Profile a model YAML (path or dict); see archscope.api.profil
 
 def load_blocks(source: str) -> list[str]:
     """Register the blocks of a user's Python file or module (what ``--blocks`` does); returns their names."""
-    from .plugins import load_blocks as _load
+    from archscope.build.plugins import load_blocks as _load
 
     return _load(source)
 
 
 def bench(*args: Any, **kwargs: Any) -> "BenchReport":
-    from .api import bench as _bench
+    from archscope.api import bench as _bench
 
     return _bench(*args, **kwargs)
 
@@ -52,15 +52,15 @@ bench.__doc__ = "Time real forward passes of a model YAML; see archscope.api.ben
 def __getattr__(name: str):
     if name in ("block", "INNER", "OUTER", "ScaledOut", "FixedOut", "SameAsInput", "InputOnly", "ConcatChannels",
                 "LastInput", "HeadInputs", "CustomRule", "Resolved", "ChannelContext"):
-        from . import registry  # torch-free: plugin files declare their rules with these
+        from archscope.build import registry  # torch-free: plugin files declare their rules with these
 
         return getattr(registry, name)
     if name == "ModelReport":
-        from .report import ModelReport
+        from archscope.reports.profile import ModelReport
 
         return ModelReport
     if name == "BenchReport":
-        from .bench_report import BenchReport
+        from archscope.reports.bench import BenchReport
 
         return BenchReport
     raise AttributeError(name)

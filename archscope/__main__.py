@@ -1,3 +1,3 @@
-from .cli import main
+from archscope.cli.app import main
 
 main()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .errors import ArchscopeError
-from .report import ModelReport
+from archscope.errors import ArchscopeError
+from archscope.reports.profile import ModelReport
 
 
 def parse_imgsz(value: int | str | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -63,10 +63,10 @@ def profile(
     ``analyse=False`` gives only structure, parameters and shapes; ``blocks`` names user block files or modules to
     register first (see :mod:`archscope.plugins`).
     """
-    from .build import BuildOptions, build_model
-    from .diagnostics import find_issues
-    from .profiling import add_costs, add_roofline, make_report
-    from .spec import load_spec
+    from archscope.build.builder import BuildOptions, build_model
+    from archscope.analysis.findings import find_issues
+    from archscope.analysis.to_report import add_costs, add_roofline, make_report
+    from archscope.spec.model_spec import load_spec
 
     if dtype not in DTYPES:
         raise ArchscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -74,18 +74,18 @@ def profile(
         raise ArchscopeError(f"--depth must be >= 0, got {depth}")
     device = None
     if device_spec is not None:
-        from .hardware import load_device
+        from archscope.devices.presets import load_device
 
         device = load_device(device_spec)
         device.peak(dtype)  # fail now, with the device's dtypes listed, not after the counting
     if counter is not None:
-        from .crosscheck import COUNTERS
+        from archscope.analysis.crosscheck import COUNTERS
 
         if counter not in COUNTERS:
             raise ArchscopeError(f"--counter must be one of {', '.join(COUNTERS)}, got {counter!r}")
 
     if blocks:
-        from .plugins import load_blocks
+        from archscope.build.plugins import load_blocks
 
         for item in blocks:
             load_blocks(item)
@@ -95,13 +95,13 @@ def profile(
     report = make_report(built, dtype=dtype)
     if not analyse:
         return report
-    from .analysis.analyze import analyze
+    from archscope.analysis.analyze import analyze
 
     costs = analyze(built, dtype=dtype, real=real)
     add_costs(report, built, costs, depth=depth)
     report.findings = find_issues(report)
     if device is not None:
-        from .roofline import roofline
+        from archscope.devices.roofline import roofline
 
         add_roofline(report, roofline(device, dtype, costs.ops, layers=range(len(built.layers)), submodules=depth > 0))
     if counter is not None:
@@ -115,8 +115,8 @@ def _crosscheck(built, counter: str, report: ModelReport) -> dict[str, Any]:
 
     import torch
 
-    from .build import materialize
-    from .crosscheck import crosscheck
+    from archscope.build.materialize import materialize
+    from archscope.analysis.crosscheck import crosscheck
 
     real = copy.copy(built)
     real.model = copy.deepcopy(built.model)
@@ -137,10 +137,10 @@ def _crosscheck(built, counter: str, report: ModelReport) -> dict[str, Any]:
 # --- compare, snapshot, check: they work on reports; a YAML is profiled first, a report JSON read as it is ----------
 
 if TYPE_CHECKING:
-    from .compare import Comparison, Measurement
-    from .config import CheckTarget
-    from .gate import CheckReport
-    from .sources import Source
+    from archscope.compare.comparison import Comparison, Measurement
+    from archscope.check.targets import CheckTarget
+    from archscope.check.gate import CheckReport
+    from archscope.spec.sources import Source
 
 Measure = Callable[..., "Measurement"]  # (source, *, imgsz, batch, dtype, device) -> Measurement
 
@@ -163,9 +163,9 @@ def compare(
     ``sources``: YAML paths (``"m.yaml:s"`` picks a scale), report JSON paths, or ModelReports. ``bench=True`` adds
     measured latency of every YAML model through ``measure`` (default: archscope bench).
     """
-    from .compare import compare_reports
-    from .hardware import load_device
-    from .sources import Source, load_source, parse_source
+    from archscope.compare.comparison import compare_reports
+    from archscope.devices.presets import load_device
+    from archscope.spec.sources import Source, parse_source
 
     if len(sources) < 2:
         raise ArchscopeError(f"compare needs at least two models (got {len(sources)}); "
@@ -190,7 +190,7 @@ def compare(
 
 def bench_measure(source: "Source", *, imgsz, batch: int, dtype: str, device: str) -> "Measurement":
     """The default ``measure`` of compare: archscope bench's median forward time, and per layer where it has it."""
-    from .compare import Measurement
+    from archscope.compare.comparison import Measurement
 
     result = bench(source.path, scale=source.scale, imgsz=imgsz, batch=batch, device=device, dtype=dtype,
                    per_layer=True)
@@ -220,8 +220,8 @@ def snapshot(
 
 def check(targets: Sequence["CheckTarget"]) -> "CheckReport":
     """Profile every target and run its gates (budgets and/or baseline)."""
-    from .gate import CheckReport, check_baseline, check_budgets
-    from .report import read_report
+    from archscope.check.gate import CheckReport, check_baseline, check_budgets
+    from archscope.reports.profile import read_report
 
     outcome = CheckReport()
     for target in targets:
@@ -322,9 +322,9 @@ def bench(
     preset saved by ``archscope calibrate --save-default``, else the generic ``cpu`` preset).
     ``progress(phase, done, total)`` is called as the runs go.
     """
-    from .benchmarking import BenchOptions, resolve_device, run_bench, target_for
-    from .build import BuildOptions, build_model
-    from .spec import load_spec
+    from archscope.measure.runner import BenchOptions, resolve_device, run_bench, target_for
+    from archscope.build.builder import BuildOptions, build_model
+    from archscope.spec.model_spec import load_spec
 
     if dtype not in BENCH_DTYPES:
         raise ArchscopeError(f"--dtype must be one of {', '.join(BENCH_DTYPES)} for timing, got {dtype!r}")
@@ -348,7 +348,8 @@ def bench(
 
 def _roofline_device(device_spec: str | None, dtype: str):
     """(DeviceSpec or None, where it came from, notes) for the roofline prediction beside the measured times."""
-    from .hardware import get_preset, load_device, saved_default_device
+    from archscope.devices.presets import get_preset, load_device
+    from archscope.devices.spec import saved_default_device
 
     if device_spec is not None:
         spec = load_device(device_spec)
@@ -367,3 +368,17 @@ def _roofline_device(device_spec: str | None, dtype: str):
     hint = [] if saved else ["pred ms is for the generic 'cpu' preset, not this machine: 'archscope calibrate "
                              "--save-default' measures this one, or give --device-spec"]
     return spec, origin, hint
+
+
+def load_source(source: "Source | str", **options: Any) -> ModelReport:
+    """Profile a YAML with ``options`` (archscope.profile's keywords), or read a report JSON as recorded."""
+    from archscope.reports.profile import read_report
+    from archscope.spec.sources import Source, parse_source
+
+    if not isinstance(source, Source):
+        source = parse_source(source)
+    if source.is_report:
+        if source.scale:
+            raise ArchscopeError(f"a report JSON has its scale fixed; drop ':{source.scale}'", file=source.path)
+        return read_report(source.path)
+    return profile(source.path, scale=source.scale, **options)

@@ -46,10 +46,10 @@ def in_process(args) -> list[dict]:
     import torch.utils.benchmark as tb
 
     import archscope
-    from archscope import benchmarking, timing
+    from archscope.measure import runner as benchmarking, timing
     from archscope.api import parse_imgsz
-    from archscope.build import BuildOptions, build_model
-    from archscope.spec import load_spec
+    from archscope.build.builder import BuildOptions, build_model
+    from archscope.spec.model_spec import load_spec
 
     torch.set_num_threads(args.threads)
     options = benchmarking.BenchOptions(seed=args.seed, runs=args.runs, min_time=0.0, warmup=args.warmup)

@@ -50,8 +50,8 @@ t_torch = time.perf_counter() - t0
 # process only; the build path needs torch and pyyaml, not typer/rich).
 _BUILD_WITH_ARCHSCOPE = r"""
 t1 = time.perf_counter()
-from archscope.spec import load_spec
-from archscope.build import BuildOptions, build_model
+from archscope.spec.model_spec import load_spec
+from archscope.build.builder import BuildOptions, build_model
 model = build_model(load_spec(YAML), BuildOptions(scale="x", imgsz=(640, 640), batch=1), device="cpu").model
 model.eval()
 x = torch.randn(1, 3, 640, 640, generator=torch.Generator().manual_seed(0))
@@ -121,9 +121,9 @@ t_torch = time.perf_counter() - t0
 phases = {"import typer (CLI)": t_cli, "import torch": t_torch}
 def phase(name, fn):
     t = time.perf_counter(); out = fn(); phases[name] = time.perf_counter() - t; return out
-from archscope.spec import load_spec
-from archscope.build import BuildOptions, build_model
-from archscope.profiling import add_costs, make_report
+from archscope.spec.model_spec import load_spec
+from archscope.build.builder import BuildOptions, build_model
+from archscope.analysis.to_report import add_costs, make_report
 spec = phase("parse YAML", lambda: load_spec(YAML))
 built = phase("build on meta", lambda: build_model(spec, BuildOptions(scale="x", imgsz=IMGSZ, batch=BATCH)))
 report = phase("report skeleton", lambda: make_report(built, dtype="fp32"))

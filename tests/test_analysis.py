@@ -22,14 +22,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from archscope.analysis import analyze
+from archscope.analysis.analyze import analyze
 from archscope.analysis import costs
-from archscope.analysis.counter import CountingMode, MetaSdpaAsCpu, Recorder, SHAPE_RULES, _UPSAMPLE, \
-    _upsample_shape
+from archscope.analysis.mode import CountingMode, Recorder
+from archscope.build.meta import MetaSdpaAsCpu, SHAPE_RULES, _UPSAMPLE, _upsample_shape
 from archscope.analysis.memory import live_bytes, peak_activation
-from archscope.build import BuildOptions, build_model, materialize
+from archscope.build.builder import BuildOptions, build_model
+from archscope.build.materialize import materialize
 from archscope.errors import ArchscopeError
-from archscope.spec import load_spec
+from archscope.spec.model_spec import load_spec
 from reference.gflops_conventions import LEGACY_THOP011_ON_UL84, LEGACY_UL8220_PRINTED, ULTRALYTICS_84_OTHER_SIZES
 from reference.yolov5_repo import YOLOV5_REPO
 
@@ -408,9 +409,9 @@ def test_counting_mode_keeps_dynamo_out():
         pytest.skip("this torch has no _should_skip_dynamo hook")
     code = textwrap.dedent(f"""
         import sys
-        from archscope.spec import load_spec
-        from archscope.build import build_model, BuildOptions
-        from archscope.analysis import analyze
+        from archscope.spec.model_spec import load_spec
+        from archscope.build.builder import build_model, BuildOptions
+        from archscope.analysis.analyze import analyze
         built = build_model(load_spec({str(FIXTURES / 'yolov5s_v6.yaml')!r}), BuildOptions(imgsz=(256, 320), batch=2))
         costs = analyze(built)
         assert costs.totals.mac_flops > 0

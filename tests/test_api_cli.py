@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 import archscope
 from archscope.api import parse_imgsz
-from archscope.cli import app
+from archscope.cli.app import app
 from archscope.errors import ArchscopeError
-from archscope.report import ModelReport
+from archscope.reports.profile import ModelReport
 
 SAMPLE = str(Path(__file__).resolve().parents[1] / "sample_configs" / "tiny-detector.yaml")
 runner = CliRunner()
@@ -103,7 +103,7 @@ def test_blocks_lists_rules():
 
 def test_help_does_not_import_torch():
     """A user's first command must not pay for `import torch` (seconds)."""
-    code = "import sys; from archscope.cli import app; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys; from archscope.cli.app import app; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
     done = subprocess.run([sys.executable, "-m", "archscope", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "profile" in done.stdout
@@ -112,7 +112,7 @@ def test_help_does_not_import_torch():
 def test_output_files_get_the_umask_mode_not_mkstemps_0600(tmp_path):
     import os
 
-    from archscope.render.output import write_atomic
+    from archscope.util.files import write_atomic
 
     old = os.umask(0o022)
     try:

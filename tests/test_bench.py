@@ -11,13 +11,13 @@ import pytest
 import torch
 
 import archscope
-from archscope import benchmarking as B
-from archscope import timing
+from archscope.measure import runner as B
+from archscope.measure import timing
 from archscope.api import parse_batches, timing_plan
-from archscope.bench_report import SCHEMA, BenchReport
-from archscope.build import BuildOptions, build_model
+from archscope.reports.bench import SCHEMA, BenchReport
+from archscope.build.builder import BuildOptions, build_model
 from archscope.errors import ArchscopeError
-from archscope.spec import load_spec
+from archscope.spec.model_spec import load_spec
 
 SAMPLE = str(Path(__file__).resolve().parents[1] / "sample_configs" / "tiny-detector.yaml")
 
@@ -413,7 +413,7 @@ def test_a_failing_forward_is_one_clear_error():
     target = B.target_for("cpu")
     with pytest.raises(ArchscopeError, match="out of memory on cpu in layer 3 at batch 8"):
         with B._forward_errors(B.BenchOptions(), target, 8):
-            from archscope.model import LayerFailure
+            from archscope.build.graph import LayerFailure
 
             raise LayerFailure(3, RuntimeError("DefaultCPUAllocator: can't allocate memory: out of memory"))
     with pytest.raises(ArchscopeError, match="the fp16 forward failed on cpu at batch 1: .*try --dtype fp32"):
@@ -434,7 +434,7 @@ def test_compile_unavailable_is_a_clear_error(monkeypatch):
 
 
 def test_saved_default_device_is_used(tmp_path, monkeypatch):
-    from archscope.hardware import DeviceSpec, default_device_file, save_device
+    from archscope.devices.spec import DeviceSpec, default_device_file, save_device
 
     monkeypatch.setenv("ARCHSCOPE_DEVICE_FILE", str(tmp_path / "mine.yaml"))
     assert default_device_file() == tmp_path / "mine.yaml"
@@ -446,7 +446,7 @@ def test_saved_default_device_is_used(tmp_path, monkeypatch):
 
 
 def test_default_device_file_location(monkeypatch, tmp_path):
-    from archscope.hardware import default_device_file
+    from archscope.devices.spec import default_device_file
 
     monkeypatch.delenv("ARCHSCOPE_DEVICE_FILE", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))

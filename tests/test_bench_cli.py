@@ -12,8 +12,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from archscope import benchmarking
-from archscope.cli import app
+from archscope.measure import runner as benchmarking
+from archscope.cli.app import app
 
 SAMPLE = str(Path(__file__).resolve().parents[1] / "sample_configs" / "tiny-detector.yaml")
 QUICK = ["--imgsz", "64", "--runs", "3", "--warmup", "1", "--device", "cpu"]
@@ -141,7 +141,7 @@ def test_calibrate_save_default_writes_where_bench_reads(tmp_path, monkeypatch):
 
 
 def test_bench_help_lists_the_options_without_importing_torch():
-    code = ("import sys; from archscope.cli import app; from typer.testing import CliRunner; "
+    code = ("import sys; from archscope.cli.app import app; from typer.testing import CliRunner; "
             "r = CliRunner().invoke(app, ['bench', '--help']); assert r.exit_code == 0, r.output; "
             "assert 'torch' not in sys.modules, 'torch imported'; print(r.output)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

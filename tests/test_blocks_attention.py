@@ -20,10 +20,11 @@ from torch import nn
 
 from archscope.blocks.attention import A2C2f, AAttn, ABlock, Attention, C2fPSA, C2PSA, PSABlock
 from archscope.blocks.yolov10 import CIB, PSA, C2fCIB, RepVGGDW, SCDown
-from archscope.build import BuildOptions, build_model, materialize
+from archscope.build.builder import BuildOptions, build_model
+from archscope.build.materialize import materialize
 from archscope.errors import ArchscopeError
-from archscope.registry import default_registry
-from archscope.spec import load_spec
+from archscope.build.catalog import default_registry
+from archscope.spec.model_spec import load_spec
 
 
 def _count(module: nn.Module) -> int:

@@ -14,10 +14,11 @@ from torch import nn
 
 from archscope.blocks import common, csp, gelan
 from archscope.blocks.common import BuildContext, build_context
-from archscope.build import BuildOptions, build_model, materialize
+from archscope.build.builder import BuildOptions, build_model
+from archscope.build.materialize import materialize
 from archscope.errors import ArchscopeError
-from archscope.registry import default_registry
-from archscope.spec import load_spec
+from archscope.build.catalog import default_registry
+from archscope.spec.model_spec import load_spec
 
 from reference.blocks_csp_params import HEAD_OUT, PARAMS, SHAPES_384x640, TOTAL, TYPES
 

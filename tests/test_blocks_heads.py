@@ -19,9 +19,10 @@ import torch
 
 from archscope.blocks.common import BuildContext, build_context
 from archscope.blocks.heads import DFL, OBB, AnchorDetect, Classify, Detect, Pose, Segment, anchor_points, v10Detect
-from archscope.build import BuildOptions, build_model, materialize
+from archscope.build.builder import BuildOptions, build_model
+from archscope.build.materialize import materialize
 from archscope.errors import ArchscopeError
-from archscope.spec import load_spec
+from archscope.spec.model_spec import load_spec
 
 FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
 

@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from archscope.blocks.rtdetr import AIFI, HGBlock, HGStem, RTDETRDecoder, sincos_2d
-from archscope.build import BuildOptions, build_model, materialize
-from archscope.spec import load_spec
+from archscope.build.builder import BuildOptions, build_model
+from archscope.build.materialize import materialize
+from archscope.spec.model_spec import load_spec
 
 
 def n_params(module) -> int:

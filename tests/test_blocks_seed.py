@@ -17,10 +17,11 @@ from typer.testing import CliRunner
 import archscope
 from archscope.analysis.analyze import analyze
 from archscope.blocks.mobilenetv4 import make_divisible_tf
-from archscope.build import BuildOptions, build_model, materialize
-from archscope.cli import app
+from archscope.build.builder import BuildOptions, build_model
+from archscope.build.materialize import materialize
+from archscope.cli.app import app
 from archscope.errors import ArchscopeError
-from archscope.spec import load_spec
+from archscope.spec.model_spec import load_spec
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_configs"
 

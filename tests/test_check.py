@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from archscope.cli import app
+from archscope.cli.app import app
 from archscope.errors import ArchscopeError
-from archscope.gate import parse_quantity, parse_tolerance
+from archscope.check.gate import parse_quantity, parse_tolerance
 
 runner = CliRunner()
 SAMPLE = str(Path(__file__).resolve().parents[1] / "sample_configs" / "tiny-detector.yaml")

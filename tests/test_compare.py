@@ -15,10 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 import archscope.api as api
-from archscope.cli import app
-from archscope.compare import Comparison, Measurement, compare_reports, stage_of
+from archscope.cli.app import app
+from archscope.compare.comparison import Comparison, Measurement, compare_reports, stage_of
 from archscope.errors import ArchscopeError
-from archscope.hardware import load_device
+from archscope.devices.presets import load_device
 
 runner = CliRunner()
 SAMPLE = str(Path(__file__).resolve().parents[1] / "sample_configs" / "tiny-detector.yaml")
@@ -266,7 +266,7 @@ def test_profile_accepts_format_markdown():
 def test_report_json_inputs_compare_without_importing_torch(tmp_path, pair):
     for name, path in zip(("a", "b"), pair):
         assert run("profile", path, "--imgsz", "64", "--device-spec", "cpu", "-o", tmp_path / f"{name}.json")[0] == 0
-    code = ("import sys; from archscope.cli import main; sys.argv = ['archscope', 'compare', 'a.json', 'b.json', "
+    code = ("import sys; from archscope.cli.app import main; sys.argv = ['archscope', 'compare', 'a.json', 'b.json', "
             "'--format', 'json']\ntry:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
             "assert 'torch' not in sys.modules, 'torch imported'")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from archscope import crosscheck as xc
+from archscope.analysis import crosscheck as xc
 from archscope.errors import ArchscopeError
 
 
@@ -32,7 +32,7 @@ def test_every_counter_has_a_one_line_explanation():
 
 
 def test_importing_crosscheck_imports_neither_package_nor_torch():
-    code = "import sys, archscope.crosscheck; print([m in sys.modules for m in ('fvcore', 'thop', 'torch')])"
+    code = "import sys, archscope.analysis.crosscheck; print([m in sys.modules for m in ('fvcore', 'thop', 'torch')])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[False, False, False]"
 

@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from typer.testing import CliRunner
 
-from archscope.cli import app
+from archscope.cli.app import app
 
 runner = CliRunner()
 

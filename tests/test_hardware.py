@@ -10,9 +10,13 @@ import time
 
 import pytest
 
-from archscope import hardware as hw
+from archscope.devices import calibrate as cal
+from archscope.devices import presets
+from archscope.devices import spec as hw
 from archscope.errors import ArchscopeError
-from archscope.hardware import DeviceSpec, calibrate, load_device, save_device
+from archscope.devices.spec import DeviceSpec, save_device
+from archscope.devices.calibrate import calibrate
+from archscope.devices.presets import load_device
 
 REQUIRED = (
     "cpu", "a100", "h100", "t4", "orin-agx", "orin-nano", "m1", "m2", "rpi5",
@@ -44,7 +48,7 @@ def test_every_required_preset_is_present_with_positive_figures_and_a_source():
 
 def test_aliases_are_unique_and_never_shadow_a_preset_name():
     seen: dict[str, str] = {}
-    for spec in hw.PRESETS.values():
+    for spec in presets.PRESETS.values():
         for key in (spec.name, *spec.aliases):
             key = key.lower()
             assert key not in seen, f"{key} is claimed by {seen.get(key)} and {spec.name}"
@@ -115,7 +119,7 @@ def test_dtype_spellings_are_normalised():
 
 
 def test_importing_hardware_does_not_import_torch():
-    code = "import sys, archscope.hardware, archscope.roofline; print('torch' in sys.modules)"
+    code = "import sys, archscope.devices.spec, archscope.devices.presets, archscope.devices.calibrate, archscope.devices.roofline; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -217,7 +221,7 @@ def test_save_and_load_round_trip(tmp_path):
     path = save_device(spec, tmp_path / "rt.yaml")
     assert load_device(str(path)) == spec
     assert [p.name for p in tmp_path.iterdir()] == ["rt.yaml"]  # no temporary file left behind
-    for preset in hw.PRESETS.values():  # every preset survives the trip (floats written exactly)
+    for preset in presets.PRESETS.values():  # every preset survives the trip (floats written exactly)
         assert load_device(str(save_device(preset, tmp_path / "p.yaml"))) == preset
 
 
@@ -244,7 +248,7 @@ def test_time_best_synchronises_before_reading_the_clock_and_keeps_the_best():
         log.append("clock")
         return next(times)
 
-    best = hw.time_best(lambda: log.append("fn"), synchronize=lambda: log.append("sync"), clock=clock,
+    best = cal.time_best(lambda: log.append("fn"), synchronize=lambda: log.append("sync"), clock=clock,
                         iters=2, trials=3)
     assert best == pytest.approx(1.0)  # trials took 3, 2, 6 s for 2 calls each: best 2/2 = 1 s per call
     assert log[:6] == ["sync", "clock", "fn", "fn", "sync", "clock"]
@@ -252,9 +256,9 @@ def test_time_best_synchronises_before_reading_the_clock_and_keeps_the_best():
 
 
 def test_plan_fits_the_budget():
-    assert hw._plan(0.01, 1.0, 3) == (33, 3)
-    assert hw._plan(2.0, 1.0, 3) == (1, 1)  # slower than the budget: still one timed call
-    assert hw._plan(1e-9, 1.0, 3) == (1000, 3)  # capped
+    assert cal._plan(0.01, 1.0, 3) == (33, 3)
+    assert cal._plan(2.0, 1.0, 3) == (1, 1)  # slower than the budget: still one timed call
+    assert cal._plan(1e-9, 1.0, 3) == (1000, 3)  # capped
 
 
 class FakeAsyncDevice:
@@ -300,7 +304,7 @@ def test_calibrate_measures_the_fake_rates_exactly(monkeypatch):
     dev.install(monkeypatch)
     spec = calibrate(
         "cpu", dtypes=("fp32", "float16", "int8"), seconds=3.0, matmul_size=64, stream_bytes=1 << 16,
-        backend=hw.Backend("cpu", dev.synchronize), clock=dev.clock, name="fake",
+        backend=cal.Backend("cpu", dev.synchronize), clock=dev.clock, name="fake",
     )
     assert spec.name == "fake"
     assert spec.peak_flops == pytest.approx({"fp32": 2.0e11, "fp16": 2.0e11, "int8": 8.0e11}, rel=1e-9)
@@ -314,7 +318,7 @@ def test_calibrate_grows_the_matrix_but_stays_in_budget(monkeypatch):
     dev = FakeAsyncDevice(flops_per_s=1.0e12, bytes_per_s=1.0e11)
     dev.install(monkeypatch)
     spec = calibrate("cpu", dtypes=("fp32",), seconds=2.0, stream_bytes=1 << 20,
-                     backend=hw.Backend("cpu", dev.synchronize), clock=dev.clock)
+                     backend=cal.Backend("cpu", dev.synchronize), clock=dev.clock)
     assert spec.peak("fp32") == pytest.approx(1.0e12, rel=1e-9)
     size = int(spec.source.split("fp32: ")[1].split("x")[0])
     assert 512 <= size <= 2048  # grew past the floor (a 128x128 call is far under 10 ms here)
@@ -325,7 +329,7 @@ def test_calibrate_slow_dtype_stays_small(monkeypatch):
     dev = FakeAsyncDevice(flops_per_s=1.0e8, bytes_per_s=1.0e10)  # 128^3 x 2 = 42 ms a call: no room to grow
     dev.install(monkeypatch)
     spec = calibrate("cpu", dtypes=("bf16",), seconds=1.0, stream_bytes=1 << 16,
-                     backend=hw.Backend("cpu", dev.synchronize), clock=dev.clock)
+                     backend=cal.Backend("cpu", dev.synchronize), clock=dev.clock)
     assert spec.peak("bf16") == pytest.approx(1.0e8, rel=1e-9)
     assert "bf16: 128x128" in spec.source
 

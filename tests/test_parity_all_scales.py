@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from archscope.build import BuildOptions, build_model
+from archscope.build.builder import BuildOptions, build_model
 from archscope.errors import ArchscopeError
-from archscope.spec import load_spec
+from archscope.spec.model_spec import load_spec
 from reference.ultralytics_params import PARAMS, RTDETR
 
 # torchvision backbones are wrapped by Ultralytics' TorchVision module; archscope has no torchvision dependency.
@@ -50,7 +50,7 @@ RT = sorted(RTDETR, key=str)
 
 @pytest.mark.parametrize("key", RT, ids=[f"{c}:{s}" for c, s in RT])
 def test_rtdetr_matches_ultralytics_or_fails_clearly(key, cfg_dir):
-    from archscope.registry import default_registry
+    from archscope.build.catalog import default_registry
 
     try:
         default_registry().lookup("RTDETRDecoder")

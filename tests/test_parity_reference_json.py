@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from archscope.build import BuildOptions, build_model
-from archscope.profiling import leaf_module_count
-from archscope.spec import load_spec
+from archscope.build.builder import BuildOptions, build_model
+from archscope.analysis.to_report import leaf_module_count
+from archscope.spec.model_spec import load_spec
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ultralytics-8.4.190-smallest-scales.json"
 RECORDS = json.loads(REFERENCE.read_text())["records"] if REFERENCE.exists() else []

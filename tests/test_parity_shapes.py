@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from archscope.build import BuildOptions, build_model
-from archscope.spec import load_spec
+from archscope.build.builder import BuildOptions, build_model
+from archscope.spec.model_spec import load_spec
 from reference.ultralytics_shapes import SHAPES
 
 

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 import archscope.api as api
-from archscope.cli import app
-from archscope.compare import Measurement, compare_reports, roofline_points
+from archscope.cli.app import app
+from archscope.compare.comparison import Measurement, compare_reports, roofline_points
 from archscope.errors import ArchscopeError
 
 pytest.importorskip("matplotlib")

@@ -12,9 +12,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from typer.testing import CliRunner
 
 import archscope
-from archscope.build import BuildOptions, build_model, materialize
-from archscope.cli import app
-from archscope.spec import load_spec
+from archscope.build.builder import BuildOptions, build_model
+from archscope.build.materialize import materialize
+from archscope.cli.app import app
+from archscope.spec.model_spec import load_spec
 
 PLUGIN = str(Path(__file__).resolve().parent / "fixtures" / "plugins" / "my_blocks.py")
 runner = CliRunner()
@@ -55,7 +56,7 @@ def test_user_blocks_file_params_and_flops_by_hand(tmp_path):
 def test_helper_classes_are_not_registered():
     names = archscope.load_blocks(PLUGIN)
     assert sorted(names) == ["PlainGate", "TwinPath"]
-    from archscope.registry import REGISTRY
+    from archscope.build.registry import REGISTRY
 
     assert "Helper" not in {s.name for s in REGISTRY.blocks()}
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from archscope.build import BuildOptions, build_model, materialize, shape_of
-from archscope.spec import load_spec
+from archscope.build.builder import BuildOptions, build_model, shape_of
+from archscope.build.materialize import materialize
+from archscope.spec.model_spec import load_spec
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ultralytics-8.4.190-smallest-scales.json"
 CONFIGS = [r["cfg"] for r in json.loads(REFERENCE.read_text())["records"]] if REFERENCE.exists() else []

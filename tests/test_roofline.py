@@ -6,15 +6,9 @@ import pytest
 
 from archscope.analysis.records import OpRecord
 from archscope.errors import ArchscopeError
-from archscope.hardware import DeviceSpec, load_device
-from archscope.roofline import (
-    arithmetic_intensity,
-    attainable_flops,
-    op_roofline,
-    ridge_point,
-    roofline,
-    submodule_roofline,
-)
+from archscope.devices.spec import DeviceSpec
+from archscope.devices.presets import load_device
+from archscope.devices.roofline import arithmetic_intensity, attainable_flops, op_roofline, ridge_point, roofline, submodule_roofline
 
 # A toy device: 1 TFLOP/s fp32, 100 GB/s -> ridge point 10 FLOP/byte.
 TOY = DeviceSpec("toy", {"fp32": 1e12, "fp16": 4e12}, 1e11, "hand-made for tests")
@@ -149,7 +143,7 @@ def test_relative_only_devices_say_so():
 
 def test_fused_variant_uses_one_term_per_layer():
     from archscope.analysis.records import CostTotals, LayerCosts
-    from archscope.roofline import fused_roofline
+    from archscope.devices.roofline import fused_roofline
 
     # the conv + add layer with everything kept on chip: reads the input map and the weights, writes one map
     #   bytes_fused = 1,638,400 + 147,456 + 1,638,400 = 3,424,256 -> 0.03424256 ms

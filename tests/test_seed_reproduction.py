@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 import archscope
-from archscope.build import BuildOptions, build_model
-from archscope.cli import app
-from archscope.spec import load_spec
+from archscope.build.builder import BuildOptions, build_model
+from archscope.cli.app import app
+from archscope.spec.model_spec import load_spec
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_configs"
 SEED_MQA = SAMPLES / "yolov10m-C2f_MQA.yaml"
@@ -119,7 +119,7 @@ def test_findings_reach_stderr_for_data_formats(tmp_path):
     result = runner.invoke(app, ["profile", str(SEED_MQA), "-o", str(out)])
     assert result.exit_code == 0
     assert "archscope: warning: layer 2 (C2f_MQA)" in result.output
-    data = archscope.report.ModelReport.from_dict(__import__("json").loads(out.read_text()))
+    data = archscope.ModelReport.from_dict(__import__("json").loads(out.read_text()))
     assert [f.layer for f in data.findings] == [2, 4]
 
 

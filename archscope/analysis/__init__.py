@@ -1,12 +1,5 @@
-"""Dispatch-level counting of FLOPs and bytes, attributed to YAML layers and sub-modules.
+"""Stage 3, the analysis: dispatch-level counting of FLOPs, bytes and memory on ``meta``, attributed to YAML layers
+and sub-modules (``analyze.analyze(built) -> ModelCosts``), the op-cost rules, the GFLOPs conventions of other tools,
+findings, cross-checks against fvcore/thop, and the step from costs to a ModelReport (``to_report``).
 
-``analyze(built, dtype="fp32", real=False) -> ModelCosts`` is the entry point. Importing this package does not
-import torch (the records are plain data; ``analyze`` imports torch when called).
-"""
-
-from __future__ import annotations
-
-from .analyze import analyze
-from .records import CostTotals, LayerCosts, ModelCosts, OpRecord
-
-__all__ = ["analyze", "CostTotals", "LayerCosts", "ModelCosts", "OpRecord"]
+Importing this package imports nothing; the records are plain data and ``analyze`` imports torch when called."""

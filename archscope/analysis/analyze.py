@@ -15,8 +15,8 @@ import copy
 from dataclasses import replace
 from typing import Any
 
-from ..build import BuiltModel
-from .records import CostTotals, LayerCosts, ModelCosts
+from archscope.build.builder import BuiltModel
+from archscope.analysis.records import CostTotals, LayerCosts, ModelCosts
 
 __all__ = ["analyze"]
 
@@ -30,10 +30,10 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
     """
     import torch
 
-    from .conventions import ConventionCounter, ultralytics_suppresses_functional
-    from .counter import CountingMode, MetaSdpaAsCpu, ModuleTracker, Recorder, bytes_per_element, elements, \
-        tensors_in, CANONICAL_DTYPE
-    from .memory import live_bytes
+    from archscope.analysis.conventions import ConventionCounter, ultralytics_suppresses_functional
+    from archscope.analysis.mode import CountingMode, ModuleTracker, Recorder, bytes_per_element, elements, tensors_in, CANONICAL_DTYPE
+    from archscope.build.meta import MetaSdpaAsCpu
+    from archscope.analysis.memory import live_bytes
 
     bpe = bytes_per_element(dtype)
     model = built.model
@@ -131,8 +131,9 @@ def _legacy_pass(model, built: BuiltModel, device: str, real: bool, main_counts)
     """thop 0.1.1 MACs per layer on the square proxy image, or (full-size counts, None) if that forward fails."""
     import torch
 
-    from .conventions import ConventionCounter
-    from .counter import CountingMode, MetaSdpaAsCpu, ModuleTracker, Recorder
+    from archscope.analysis.conventions import ConventionCounter
+    from archscope.analysis.mode import CountingMode, ModuleTracker, Recorder
+    from archscope.build.meta import MetaSdpaAsCpu
 
     side = max(int(built.max_stride or 1), 32)
     recorder = Recorder(1)
@@ -155,7 +156,7 @@ def _check_memory_for_real_forward(built: BuiltModel) -> None:
     first -- weights, the peak of live layer outputs, and the largest single operator -- and refuse clearly."""
     import os
 
-    from ..errors import ArchscopeError
+    from archscope.errors import ArchscopeError
 
     try:
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -183,7 +184,7 @@ def _input(shape, device: str, real: bool):
 
 def _materialized_copy(built: BuiltModel):
     """A CPU copy of the (meta) model with deterministic weights; the caller's BuiltModel is left on meta."""
-    from ..build import materialize
+    from archscope.build.materialize import materialize
 
     model = built.model
     if next(iter(model.parameters()), None) is not None and next(model.parameters()).device.type != "meta":

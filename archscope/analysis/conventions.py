@@ -36,7 +36,7 @@ from typing import Callable
 
 from torch import nn
 
-from .costs import adaptive_windows
+from archscope.analysis.costs import adaptive_windows
 
 Rule = Callable[[nn.Module, object, object], float]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .costs import ACTIVATION_MATMULS
+from archscope.analysis.costs import ACTIVATION_MATMULS
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,16 +14,8 @@ import math
 import torch
 from torch import nn
 
-from ..errors import ArchscopeError
-from ..registry import (
-    ConcatChannels,
-    CustomRule,
-    InputOnly,
-    Resolved,
-    SameAsInput,
-    ScaledOut,
-    block,
-)
+from archscope.errors import ArchscopeError
+from archscope.build.registry import ConcatChannels, CustomRule, InputOnly, Resolved, SameAsInput, ScaledOut, block
 
 @dataclasses.dataclass
 class BuildContext:
@@ -231,7 +223,7 @@ def _register_nn(cls, channels, **kw):
 
 
 def _conv2d_rule(ctx, blk):
-    from ..registry import Resolved
+    from archscope.build.registry import Resolved
 
     if len(ctx.args) < 2:
         raise ArchscopeError(f"{blk} needs [in_channels, out_channels, kernel_size, ...]")

@@ -14,9 +14,9 @@ from torch import nn
 
 import torch.nn.functional as F
 
-from ..errors import ArchscopeError
-from ..registry import INNER, CustomRule, Resolved, ScaledOut, block
-from .common import Conv, DWConv, GhostConv, RepConv
+from archscope.errors import ArchscopeError
+from archscope.build.registry import INNER, CustomRule, Resolved, ScaledOut, block
+from archscope.blocks.common import Conv, DWConv, GhostConv, RepConv
 
 
 def _c3k2_scale_args(args, scale):

@@ -17,7 +17,7 @@ import itertools
 import torch
 from torch import nn
 
-from ..registry import SameAsInput, block
+from archscope.build.registry import SameAsInput, block
 
 
 def _grid(resolution) -> tuple[int, int]:

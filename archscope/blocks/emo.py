@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from ..registry import ScaledOut, block
+from archscope.build.registry import ScaledOut, block
 
 _ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid,
                 "hard_swish": nn.Hardswish, "none": nn.Identity}

@@ -37,9 +37,9 @@ import math
 import torch
 from torch import nn
 
-from ..errors import ArchscopeError
-from ..registry import FixedOut, HeadInputs, block
-from .common import Conv, DWConv, current_context
+from archscope.errors import ArchscopeError
+from archscope.build.registry import FixedOut, HeadInputs, block
+from archscope.blocks.common import Conv, DWConv, current_context
 
 
 # ------------------------------------------------------------------------------------------------ helpers

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ArchscopeError
-from ..registry import CustomRule, RepeatRule, Resolved, SameAsInput, _channel_arg, block
-from .common import Conv, DWConv
+from archscope.errors import ArchscopeError
+from archscope.build.registry import CustomRule, RepeatRule, Resolved, SameAsInput, _channel_arg, block
+from archscope.blocks.common import Conv, DWConv
 
 
 # ------------------------------------------------------------------------------------------ channel rules

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import ArchscopeError
+from archscope.errors import ArchscopeError
 
 FORMATS = ("table", "json", "csv", "md", "html")
 ALIASES = {"markdown": "md"}
@@ -26,17 +26,17 @@ def format_for(path: str | None, requested: str | None) -> str:
 
 def render_text(report, fmt: str, *, depth: int = 0, width: int | None = None) -> str:
     if fmt == "json":
-        from .data import to_json
+        from archscope.render.data import to_json
 
         return to_json(report)
     if fmt == "csv":
-        from .data import to_csv
+        from archscope.render.data import to_csv
 
         return to_csv(report)
     if fmt == "md":
-        from .data import to_markdown
+        from archscope.render.data import to_markdown
 
         return to_markdown(report, depth=depth)
-    from .table import export
+    from archscope.render.table import export
 
     return export(report, depth=depth, html=(fmt == "html"), width=width)

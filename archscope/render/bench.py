@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .units import fmt_from
+from archscope.render.units import fmt_from
 
 STATS_HEADER = ["batch", "runs", "median ms", "mean ms", "p10 ms", "p90 ms", "std ms", "img/s", "GFLOP/s", "GB/s",
                 "pred ms"]
@@ -159,7 +159,7 @@ def to_csv(report) -> str:
 
 def render_bench(report, fmt: str, *, width: int | None = None) -> str:
     if fmt == "json":
-        from .data import to_json
+        from archscope.render.data import to_json
 
         return to_json(report)
     if fmt == "csv":

@@ -11,7 +11,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .units import fmt_shape
+from archscope.render.units import fmt_shape
 
 _SCALE = {"flops": 1e9, "bytes": 1e6}
 LAYER_FIGURES = ("params", "flops", "attention_flops", "bytes_unfused", "predicted_ms", "measured_ms")

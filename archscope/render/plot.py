@@ -11,8 +11,8 @@ import html
 import io
 import os
 
-from ..compare import Comparison, roofline_points
-from ..errors import ArchscopeError
+from archscope.compare.comparison import Comparison, roofline_points
+from archscope.errors import ArchscopeError
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
 PLOT_FORMATS = {".png": "png", ".svg": "svg", ".html": "html", ".htm": "html"}
@@ -112,7 +112,7 @@ def figure_bytes(fig, fmt: str, *, title: str = "archscope roofline") -> bytes:
 
 
 def save_plot(comparison: Comparison, path: str) -> None:
-    from .output import write_atomic
+    from archscope.util.files import write_atomic
 
     fmt = plot_format(path)
     fig = roofline_figure(comparison)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..gate import FAIL, PASS, REFRESH
+from archscope.check.gate import FAIL, PASS, REFRESH
 
 _FIGURE = {  # figure -> (label, unit divisor, format)
     "params": ("params", 1, "{:,.0f}"),

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
-from .errors import ArchscopeError
+from archscope.errors import ArchscopeError
 
 SCHEMA = "archscope.report/1"
 SCHEMA_PREFIX = "archscope.report/"

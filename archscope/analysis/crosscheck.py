@@ -32,7 +32,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ArchscopeError
+from archscope.errors import ArchscopeError
 
 COUNTERS = ("fvcore", "thop")
 

@@ -24,9 +24,9 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .api import DTYPES
-from .errors import ArchscopeError
-from .gate import CONVENTIONS, Budgets, parse_quantity, parse_tolerance
+from archscope.api import DTYPES
+from archscope.errors import ArchscopeError
+from archscope.check.gate import CONVENTIONS, Budgets, parse_quantity, parse_tolerance
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,7 +66,7 @@ def resolve_targets(models: list[str], *, budgets: Budgets, baseline: str | None
     """What ``archscope check`` checks: ``models`` with the budgets/baseline given as options; or, with no such
     options, the entries of [tool.archscope] (all of them, or those for ``models``). ``settings`` (imgsz, batch,
     dtype, device_spec) that are not None override the config's."""
-    from .sources import parse_source
+    from archscope.spec.sources import parse_source
 
     tol = None if tolerance is None else parse_tolerance(tolerance)
     given = {k: v for k, v in settings.items() if v is not None}

@@ -24,8 +24,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from .errors import ArchscopeError
-from .registry import OUTER, REGISTRY, BlockSpec, Registry, ScaledOut
+from archscope.errors import ArchscopeError
+from archscope.build.registry import OUTER, REGISTRY, BlockSpec, Registry, ScaledOut
 
 ENTRY_POINT_GROUP = "archscope.blocks"
 USER_FAMILY = "user"

@@ -15,9 +15,10 @@ import types
 from dataclasses import dataclass, replace
 from typing import Any, Callable, NamedTuple
 
-from . import timing
-from .bench_report import BatchStats, BenchEnvironment, BenchModel, BenchReport, BenchSettings, LayerTiming
-from .errors import ArchscopeError
+from archscope.measure import timing
+from archscope.build.fuse import fuse_conv_bn
+from archscope.reports.bench import BatchStats, BenchEnvironment, BenchModel, BenchReport, BenchSettings, LayerTiming
+from archscope.errors import ArchscopeError
 
 BENCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 MEMORY_HEADROOM = 0.9  # refuse a run that needs more than this share of the device's free memory
@@ -92,7 +93,7 @@ def target_for(device: str) -> Target:
     """The stopwatch and memory probe for a resolved device: CUDA events on CUDA, wall clock elsewhere."""
     import torch
 
-    from .hardware import backend_for
+    from archscope.devices.calibrate import backend_for
 
     backend = backend_for(device)
     if device.startswith("cuda"):
@@ -174,57 +175,6 @@ def check_memory(need: MemoryNeed, available: int | None, *, device: str, batch:
 # -------------------------------------------------------------------------------------------------------- model
 
 
-def fuse_conv_bn(model) -> int:
-    """Fold each BatchNorm2d that directly follows a Conv2d into the conv's weights (eval mode), as deployment
-    does; returns how many were folded. Covers Conv-style blocks (``act(bn(conv(x)))``) and Conv2d, BatchNorm2d
-    pairs inside an nn.Sequential; any other BatchNorm (e.g. after a concatenation) stays."""
-    from torch import nn
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    from .blocks.common import Conv
-
-    folded = 0
-    for module in list(model.modules()):
-        conv, bn = getattr(module, "conv", None), getattr(module, "bn", None)
-        if type(module).forward is Conv.forward and isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-            module.conv = fuse_conv_bn_eval(conv, bn)
-            del module.bn
-            module.forward = types.MethodType(_conv_act_forward, module)  # this instance only
-            folded += 1
-        elif isinstance(module, nn.Sequential):
-            folded += _fuse_sequential(module, fuse_conv_bn_eval)
-    return folded
-
-
-def _conv_act_forward(self, x):
-    return self.act(self.conv(x))
-
-
-def _fuse_sequential(seq, fuse) -> int:
-    from torch import nn
-
-    children = list(seq.children())
-    pairs = [i for i in range(len(children) - 1)
-             if isinstance(children[i], nn.Conv2d) and isinstance(children[i + 1], nn.BatchNorm2d)]
-    if not pairs:
-        return 0
-    out, skip = [], False
-    for i, child in enumerate(children):
-        if skip:
-            skip = False
-            continue
-        if i in pairs:
-            out.append(fuse(child, children[i + 1]))
-            skip = True
-        else:
-            out.append(child)
-    for name in list(seq._modules):
-        del seq._modules[name]
-    for i, child in enumerate(out):
-        seq.add_module(str(i), child)
-    return len(pairs)
-
-
 class Prepared(NamedTuple):
     eager: Any  # the ArchModel, run layer by layer for --per-layer
     whole: Any  # what is timed whole: the same model, or torch.compile of it
@@ -236,7 +186,7 @@ def prepare_model(built, options: BenchOptions, device: str) -> Prepared:
     then moved to the device, dtype and memory format."""
     import torch
 
-    from .build import materialize
+    from archscope.build.materialize import materialize
 
     model = materialize(built, device="cpu", seed=options.seed)
     folded = fuse_conv_bn(model) if options.fuse else 0
@@ -278,7 +228,7 @@ class Analysis:
 
 def analyse_batches(built, options: BenchOptions, roofline_device=None) -> list[Analysis]:
     """Count every batch size on meta (cheap) before any real tensor exists."""
-    from .analysis.analyze import analyze
+    from archscope.analysis.analyze import analyze
 
     weights = sum(p.numel() for p in built.model.parameters()) + sum(b.numel() for b in built.model.buffers())
     out = []
@@ -286,7 +236,7 @@ def analyse_batches(built, options: BenchOptions, roofline_device=None) -> list[
         costs = analyze(replace(built, batch=batch), dtype=options.dtype, legacy=False)
         result = None
         if roofline_device is not None:
-            from .roofline import roofline
+            from archscope.devices.roofline import roofline
 
             result = roofline(roofline_device, options.dtype, costs.ops, layers=range(len(built.layers)))
         out.append(Analysis(batch, costs, memory_need(weights, costs), result))
@@ -415,7 +365,7 @@ class _forward_errors:
     def __exit__(self, kind, exc, tb):
         if exc is None or isinstance(exc, (ArchscopeError, KeyboardInterrupt)):
             return False
-        from .model import LayerFailure
+        from archscope.build.graph import LayerFailure
 
         where = ""
         if isinstance(exc, LayerFailure):
@@ -441,7 +391,7 @@ def _one_line(exc: BaseException) -> str:
 def _environment(target: Target, options: BenchOptions, available: int | None) -> BenchEnvironment:
     import torch
 
-    from . import __version__
+    from archscope._version import __version__
 
     try:
         load = [round(v, 2) for v in os.getloadavg()]

@@ -12,10 +12,10 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from .errors import ArchscopeError
-from .hardware import DeviceSpec, device_from_dict
-from .report import ModelReport, load_report
-from .sources import parse_source
+from archscope.errors import ArchscopeError
+from archscope.devices.spec import DeviceSpec, device_from_dict
+from archscope.reports.profile import ModelReport, load_report
+from archscope.spec.sources import parse_source
 
 SCHEMA = "archscope.compare/1"
 HEAD = "head"

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ArchscopeError
+from archscope.errors import ArchscopeError
 
 MAX_YAML_BYTES = 2_000_000
 MAX_EXPANDED_NODES = 200_000

@@ -1,16 +1,15 @@
 """What a user names on the command line: a model YAML (optionally ``file.yaml:scale``) or a report JSON.
 
-``compare`` and ``check`` take both; a report JSON is read as it is (no torch), a YAML is profiled.
+``compare`` and ``check`` take both; a report JSON is read as it is (no torch), a YAML is profiled
+(:func:`archscope.api.load_source`).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
-from .errors import ArchscopeError
-from .report import ModelReport, read_report
+from archscope.errors import ArchscopeError
 
 REPORT_SUFFIXES = (".json",)
 
@@ -37,16 +36,3 @@ def parse_source(text: str) -> Source:
     if not scale:
         raise ArchscopeError("empty scale after ':' (write file.yaml:s, or leave the ':' out)", file=path)
     return Source(path, scale)
-
-
-def load_source(source: Source | str, **options: Any) -> ModelReport:
-    """Profile a YAML with ``options`` (archscope.profile's keywords), or read a report JSON as recorded."""
-    if not isinstance(source, Source):
-        source = parse_source(source)
-    if source.is_report:
-        if source.scale:
-            raise ArchscopeError(f"a report JSON has its scale fixed; drop ':{source.scale}'", file=source.path)
-        return read_report(source.path)
-    from .api import profile
-
-    return profile(source.path, scale=source.scale, **options)

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from .errors import ArchscopeError
+from archscope.errors import ArchscopeError
 
 
 def make_divisible(x: float, divisor: int = 8) -> int:
@@ -242,6 +242,8 @@ def _signature_of(factory: Callable[..., Any]) -> str:
 class Registry:
     def __init__(self) -> None:
         self._blocks: dict[tuple[str, str | None], BlockSpec] = {}
+        # asked for a name no block has, before giving up (the default registry: installed plugin packages)
+        self.fallback: Callable[[str, Registry], bool] | None = None
 
     def add(self, spec: BlockSpec) -> None:
         for name in (spec.name, *spec.aliases):
@@ -252,10 +254,8 @@ class Registry:
 
     def lookup(self, name: str, dialect: str = "ultralytics") -> BlockSpec:
         spec = self._blocks.get((name, dialect)) or self._blocks.get((name, None))
-        if spec is None and self is REGISTRY:
-            from .plugins import load_entry_point  # an installed plugin package may offer it: import it only now
-
-            if load_entry_point(name, self):
+        if spec is None and self.fallback is not None:
+            if self.fallback(name, self):
                 spec = self._blocks.get((name, dialect)) or self._blocks.get((name, None))
         if spec is None:
             raise ArchscopeError(self._unknown_message(name))
@@ -319,16 +319,3 @@ def block(
         return cls
 
     return register
-
-
-_loaded = False
-
-
-def default_registry() -> Registry:
-    """The registry with every built-in block loaded (imports torch)."""
-    global _loaded
-    if not _loaded:
-        from . import blocks  # noqa: F401  (registers on import)
-
-        _loaded = True
-    return REGISTRY

@@ -21,8 +21,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import ArchscopeError
-from .report import ModelReport
+from archscope.errors import ArchscopeError
+from archscope.reports.profile import ModelReport
 
 SCHEMA = "archscope.check/1"
 CONVENTIONS = ("archscope", "ultralytics", "legacy")

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from .errors import ArchscopeError
+from archscope.errors import ArchscopeError
 
 app = typer.Typer(
     name="archscope",
@@ -73,13 +73,13 @@ def handles_errors(command):
 
 
 def _emit(report, fmt: Optional[OutputFormat], output: Optional[str], depth: int) -> None:
-    from .render import format_for, render_text
+    from archscope.render import format_for, render_text
 
     chosen = format_for(output, fmt.value if fmt else None)
     if output or chosen != "table":  # the table shows them itself; elsewhere they must not vanish into a file
         for finding in getattr(report, "findings", []):
             typer.echo(f"archscope: warning: {finding.message}", err=True)
-    from .render.table import print_report
+    from archscope.render.table import print_report
 
     _deliver(chosen, output, "report", lambda fmt: render_text(report, fmt, depth=depth),
              lambda: print_report(report, depth=depth))
@@ -87,7 +87,7 @@ def _emit(report, fmt: Optional[OutputFormat], output: Optional[str], depth: int
 
 def _deliver(chosen: str, output: Optional[str], what: str, render, print_table) -> None:
     """One output path for every command: ``-o`` file (atomic), the Rich table, or text on stdout."""
-    from .render.output import write_atomic
+    from archscope.util.files import write_atomic
 
     if output:
         write_atomic(output, render(chosen))
@@ -125,8 +125,8 @@ def profile(
                                        "(.png, .svg or .html; on --device-spec, default cpu; needs matplotlib)."),
 ) -> None:
     """Per-layer parameters, shapes, FLOPs, bytes moved, arithmetic intensity and roofline time of a model YAML."""
-    from .api import profile as run_profile
-    from .render.output import check_writable
+    from archscope.api import profile as run_profile
+    from archscope.util.files import check_writable
 
     if output:
         check_writable(output)  # fail before the work, not after it
@@ -138,8 +138,8 @@ def profile(
                          counter=counter.value if counter else None, blocks=blocks or ())
     _emit(report, fmt, output, depth)
     if plot:
-        from .compare import compare_reports
-        from .hardware import load_device
+        from archscope.compare.comparison import compare_reports
+        from archscope.devices.presets import load_device
 
         _save_plot(compare_reports([report], device=load_device(device_spec)), plot)
 
@@ -148,7 +148,7 @@ def profile(
 
 
 def _load_user_blocks(blocks: Optional[list[str]]) -> None:
-    from .plugins import load_blocks
+    from archscope.build.plugins import load_blocks
 
     for item in blocks or ():
         load_blocks(item)
@@ -156,8 +156,8 @@ def _load_user_blocks(blocks: Optional[list[str]]) -> None:
 
 def _check_plot(path: str) -> None:
     """Before any work: a known picture suffix, a writable place, and matplotlib installed."""
-    from .render.output import check_writable
-    from .render.plot import _matplotlib, plot_format
+    from archscope.util.files import check_writable
+    from archscope.render.plot import _matplotlib, plot_format
 
     plot_format(path)
     check_writable(path)
@@ -165,7 +165,7 @@ def _check_plot(path: str) -> None:
 
 
 def _save_plot(comparison, path: str) -> None:
-    from .render.plot import save_plot
+    from archscope.render.plot import save_plot
 
     save_plot(comparison, path)
     typer.echo(f"wrote roofline plot to {path}", err=True)
@@ -195,9 +195,9 @@ def compare(
 ) -> None:
     """Models side by side: totals with deltas and ratios against the first, and the layers that differ."""
     _load_user_blocks(blocks)
-    from .api import compare as run_compare
-    from .render import format_for
-    from .render.output import check_writable
+    from archscope.api import compare as run_compare
+    from archscope.render import format_for
+    from archscope.util.files import check_writable
 
     chosen = format_for(output, fmt.value if fmt else None)
     if output:
@@ -206,7 +206,7 @@ def compare(
         _check_plot(plot)
     comparison = run_compare(models, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
                              device_spec=device_spec, bench=bench, bench_device=bench_device)
-    from .render.compare import print_comparison, render_comparison
+    from archscope.render.compare import print_comparison, render_comparison
 
     _deliver(chosen, output, "comparison", lambda fmt: render_comparison(comparison, fmt),
              lambda: print_comparison(comparison))
@@ -232,10 +232,10 @@ def snapshot(
 ) -> None:
     """Write a baseline report (the JSON report plus its settings) for 'archscope check --baseline'."""
     _load_user_blocks(blocks)
-    from .api import snapshot as take
-    from .render.data import to_json
-    from .render.output import check_writable, write_atomic
-    from .sources import parse_source
+    from archscope.api import snapshot as take
+    from archscope.render.data import to_json
+    from archscope.util.files import check_writable, write_atomic
+    from archscope.spec.sources import parse_source
 
     check_writable(output)
     source = parse_source(model)
@@ -282,9 +282,9 @@ def check(
     """CI gate: exit 0 when every budget holds, 1 when one fails, 2 on bad input. Appends a Markdown summary to
     $GITHUB_STEP_SUMMARY when it is set."""
     _load_user_blocks(blocks)
-    from .api import check as run_check
-    from .config import resolve_targets
-    from .gate import budgets_from_options
+    from archscope.api import check as run_check
+    from archscope.check.targets import resolve_targets
+    from archscope.check.gate import budgets_from_options
 
     chosen = _check_format(fmt)
     budgets = budgets_from_options(max_params=max_params, max_gflops=max_gflops, max_bytes=max_bytes,
@@ -294,7 +294,7 @@ def check(
                               device_spec=device_spec)
     outcome = run_check(targets)
     _write_step_summary(outcome)
-    from .render import verdict
+    from archscope.render import verdict
 
     if chosen == "json":
         sys.stdout.write(verdict.to_json(outcome))
@@ -307,7 +307,7 @@ def check(
 
 
 def _check_format(fmt: Optional[OutputFormat]) -> str:
-    from .render import format_for
+    from archscope.render import format_for
 
     chosen = format_for(None, fmt.value if fmt else None)
     if chosen not in ("table", "json", "md"):
@@ -320,7 +320,7 @@ def _write_step_summary(outcome) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    from .render.verdict import to_markdown
+    from archscope.render.verdict import to_markdown
 
     try:
         with open(path, "a", encoding="utf-8") as handle:
@@ -363,10 +363,10 @@ def bench(
 ) -> None:
     """Time real forward passes (random seeded weights): median, mean, p10/p90, std, throughput, achieved FLOP/s."""
     _load_user_blocks(blocks)
-    from .api import bench as run_bench
-    from .render import format_for
-    from .render.output import check_writable
-    from .render.progress import progress_bar
+    from archscope.api import bench as run_bench
+    from archscope.render import format_for
+    from archscope.util.files import check_writable
+    from archscope.render.progress import progress_bar
 
     if output:
         check_writable(output)
@@ -380,7 +380,7 @@ def bench(
 
 
 def _emit_bench(report, chosen: str, output: Optional[str]) -> None:
-    from .render.bench import print_bench, render_bench
+    from archscope.render.bench import print_bench, render_bench
 
     _deliver(chosen, output, "bench report", lambda fmt: render_bench(report, fmt), lambda: print_bench(report))
 
@@ -396,8 +396,8 @@ def blocks(
     from rich.console import Console
     from rich.table import Table
 
-    from .plugins import entry_point_names, load_blocks
-    from .registry import default_registry
+    from archscope.build.plugins import entry_point_names, load_blocks
+    from archscope.build.catalog import default_registry
 
     registry = default_registry()
     for item in user_blocks or ():
@@ -436,7 +436,7 @@ def devices(
     from rich.console import Console
     from rich.table import Table
 
-    from .hardware import PRESETS
+    from archscope.devices.presets import PRESETS
 
     if fmt is not None and fmt.value == "json":
         sys.stdout.write(json.dumps([spec.to_dict() for spec in PRESETS.values()], indent=2) + "\n")
@@ -471,8 +471,9 @@ def calibrate(
     name: Optional[str] = typer.Option(None, "--name", help="Name of the preset (default: this machine)."),
 ) -> None:
     """Measure this machine's matmul FLOP/s per dtype and streaming bandwidth; save them as a device preset."""
-    from .hardware import calibrate as measure, default_device_file, save_device
-    from .render.output import check_writable
+    from archscope.devices.calibrate import calibrate as measure
+    from archscope.devices.spec import default_device_file, save_device
+    from archscope.util.files import check_writable
 
     targets = [output] if output else ([] if save_default else ["device.yaml"])
     if save_default:
@@ -501,7 +502,7 @@ def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
     if version:
-        from . import __version__
+        from archscope._version import __version__
 
         typer.echo(f"archscope {__version__}")
         raise typer.Exit()

@@ -1,8 +1,8 @@
 """ModelSpec + registry -> ArchModel, with Ultralytics' scaling rules and shape checking at a given image size.
 
 Models are built on the ``meta`` device by default: every shape and parameter count is known, nothing is
-allocated and no value is initialised. ``materialize`` turns a meta model into a real one with deterministic
-random weights when a real forward is wanted.
+allocated and no value is initialised. :mod:`archscope.build.materialize` turns a meta model into a real one with
+deterministic random weights when a real forward is wanted.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ArchscopeError
-from .registry import ChannelContext, Registry, default_registry
-from .spec import LayerSpec, ModelSpec, Scaling
+from archscope.errors import ArchscopeError
+from archscope.build.registry import ChannelContext, Registry
+from archscope.build.catalog import default_registry
+from archscope.spec.model_spec import LayerSpec, ModelSpec, Scaling
 
 # Activations a YAML's ``activation:`` key may name (constructed with literal arguments only).
 _ACTIVATIONS = {
@@ -69,8 +70,8 @@ def build_model(spec: ModelSpec, options: BuildOptions = BuildOptions(), registr
                 *, device: str = "meta") -> BuiltModel:
     import torch
 
-    from .blocks.common import BuildContext, build_context
-    from .model import ArchModel
+    from archscope.blocks.common import BuildContext, build_context
+    from archscope.build.graph import ArchModel
 
     _check_options(options)
     registry = registry or default_registry()
@@ -248,7 +249,7 @@ def _propagate(model, spec, infos, options, ch_in):
     """Meta forward at the requested size: output shapes, per-layer strides, and clear errors where it breaks."""
     import torch
 
-    from .model import LayerFailure
+    from archscope.build.graph import LayerFailure
 
     h, w = options.imgsz
     shapes: dict[int, Any] = {}
@@ -259,7 +260,7 @@ def _propagate(model, spec, infos, options, ch_in):
         if isinstance(shapes[i], list) and len(shapes[i]) == 4 and all(isinstance(d, int) for d in shapes[i]):
             strides[i] = nominal_stride(h, shapes[i][2])
 
-    from .analysis.counter import shape_only  # answers common ops from shapes: keeps torch._dynamo unimported
+    from archscope.build.meta import shape_only  # answers common ops from shapes: keeps torch._dynamo unimported
 
     x = torch.empty(options.batch, ch_in, h, w, device="meta")
     try:
@@ -283,8 +284,8 @@ def _probe_max_stride(model, options, ch_in) -> int:
     """The model's max stride, from a meta forward at a size every power-of-two stride up to 256 divides."""
     import torch
 
-    from .analysis.counter import shape_only
-    from .model import LayerFailure
+    from archscope.build.meta import shape_only
+    from archscope.build.graph import LayerFailure
 
     h, w = (-(-d // 256) * 256 for d in options.imgsz)
     found = [1]
@@ -334,36 +335,3 @@ def _hand_strides_to_heads(model, layers: list[BuiltLayer]) -> None:
         setter = getattr(module, "set_strides", None)
         if setter is not None:
             setter(tuple(by_index[j].stride if j >= 0 else 1 for j in layer.sources))
-
-
-def materialize(built: BuiltModel, device: str = "cpu", seed: int = 0):
-    """Give a meta-built model real, deterministic random weights on ``device`` (for real forwards and timing)."""
-    import torch
-
-    model = built.model
-    model.to_empty(device=device)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        with torch.no_grad():
-            # Every tensor gets a defined value first: memory from to_empty() may hold denormals (tens of times
-            # slower arithmetic) or NaNs wherever a module has no reset_parameters of its own.
-            for param in model.parameters():
-                param.normal_(0.0, 0.02)
-            for buffer in model.buffers():
-                if buffer.is_floating_point():
-                    buffer.zero_()
-            for module in model.modules():
-                # nn.MultiheadAttention only has the private spelling
-                reset = getattr(module, "reset_parameters", None) or getattr(module, "_reset_parameters", None)
-                if callable(reset) and not isinstance(module, type(model)):
-                    reset()
-                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.running_mean is not None:
-                    module.reset_running_stats()
-    finally:
-        torch.random.set_rng_state(generator_state)
-    for module in model.modules():  # value-dependent initialisation (e.g. DFL's fixed arange weights)
-        hook = getattr(module, "init_real", None)
-        if callable(hook):
-            hook()
-    return model

@@ -24,10 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
-from .hardware import DeviceSpec, normalize_dtype
+from archscope.devices.spec import DeviceSpec, normalize_dtype
 
 if TYPE_CHECKING:  # records are duck-typed here, so importing this module never pulls in the counting engine
-    from .analysis.records import LayerCosts, OpRecord
+    from archscope.analysis.records import LayerCosts, OpRecord
 
 COMPUTE = "compute"
 MEMORY = "memory"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from ..errors import ArchscopeError
+from archscope.errors import ArchscopeError
 
 
 def check_writable(path: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .build import BuiltModel
-from .report import LayerReport, ModelInfo, ModelReport, Totals
+from archscope.build.builder import BuiltModel
+from archscope.reports.profile import LayerReport, ModelInfo, ModelReport, Totals
 
 
 def make_report(built: BuiltModel, *, dtype: str = "fp32", device_spec: str | None = None) -> ModelReport:
@@ -65,7 +65,7 @@ def _intensity(flops: int, unfused: int, fused: int) -> dict[str, float]:
 
 def add_costs(report: ModelReport, built: BuiltModel, costs, *, depth: int = 0) -> ModelReport:
     """Fill the cost fields of every layer (and its sub-modules down to ``depth``) and of the totals."""
-    from .report import SubmoduleReport
+    from archscope.reports.profile import SubmoduleReport
 
     for layer, lc in zip(report.layers, costs.layers):
         t = lc.totals

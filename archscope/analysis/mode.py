@@ -1,0 +1,273 @@
+"""Dispatch-level counting: a ``TorchDispatchMode`` that sees every ATen operator, and a module tracker that says
+which YAML layer and sub-module each operator ran in.
+
+Why a dispatch mode: functional calls (``torch.matmul``, ``F.scaled_dot_product_attention``, ``softmax``,
+``F.interpolate``) reach the dispatcher like module calls do, so nothing is missed the way module hooks miss them.
+On ``meta`` the mode answers common operators from shapes (:mod:`archscope.build.meta`, which explains why: start-up
+time); the op costs come from :mod:`archscope.analysis.costs`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from archscope.analysis import costs
+from archscope.analysis.records import OpRecord
+from archscope.build.meta import shape_rule_for
+
+# ------------------------------------------------------------------------------------------ the mode
+
+#: Matrix products whose output is materialised in memory; when both operands are activations that output is an
+#: attention score matrix. (The SDPA kernels never materialise theirs, so they are not listed.)
+_SCORE_OPS = frozenset({"bmm", "baddbmm"})
+
+_BYTES_PER_ELEMENT = {
+    "fp32": 4, "float32": 4, "float": 4, "tf32": 4,
+    "fp16": 2, "float16": 2, "half": 2, "bf16": 2, "bfloat16": 2,
+    "int8": 1, "uint8": 1, "fp8": 1,
+    "fp64": 8, "float64": 8, "double": 8,
+}
+CANONICAL_DTYPE = {"fp32": "fp32", "float32": "fp32", "float": "fp32", "tf32": "fp32", "fp16": "fp16",
+                   "float16": "fp16", "half": "fp16", "bf16": "bf16", "bfloat16": "bf16", "int8": "int8",
+                   "uint8": "int8", "fp8": "fp8", "fp64": "fp64", "float64": "fp64", "double": "fp64"}
+
+
+def bytes_per_element(dtype: str) -> int:
+    try:
+        return _BYTES_PER_ELEMENT[dtype.lower()]
+    except KeyError:
+        known = ", ".join(sorted(set(CANONICAL_DTYPE.values())))
+        from archscope.errors import ArchscopeError
+
+        raise ArchscopeError(f"unknown dtype {dtype!r}; choose one of: {known}") from None
+
+
+def elements(t: torch.Tensor) -> int:
+    """Distinct elements a tensor addresses: broadcast (stride-0) dimensions are read once."""
+    n = 1
+    for size, stride in zip(t.shape, t.stride()):
+        if stride:
+            n *= size
+        elif size == 0:
+            return 0
+    return n
+
+
+def tensors_in(value: Any, out: list | None = None) -> list[torch.Tensor]:
+    """Every tensor inside nested tuples/lists/dicts, in order (no de-duplication)."""
+    if out is None:
+        out = []
+    if isinstance(value, torch.Tensor):
+        out.append(value)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            tensors_in(v, out)
+    elif isinstance(value, dict):
+        for v in value.values():
+            tensors_in(v, out)
+    return out
+
+
+#: Matrix products that Ultralytics-thop counts when they run functionally (torch.matmul, @, bmm, einsum,
+#: F.linear, F.scaled_dot_product_attention) outside every module that has a counting rule of its own. A functional
+#: convolution is not among them.
+FUNCTIONAL_PRODUCTS = frozenset({
+    "mm", "addmm", "bmm", "baddbmm", "dot", "mv", "addmv", "_scaled_dot_product_flash_attention_for_cpu",
+    "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_cudnn_attention", "_flash_attention_forward", "_efficient_attention_forward",
+})
+
+
+def _is_view(func) -> bool:
+    """True for operators whose output aliases an input without writing it (``OpOverload.is_view``, or read from
+    the schema on torch versions without that property)."""
+    flag = getattr(func, "is_view", None)
+    if flag is not None:
+        return bool(flag)
+    returns = func._schema.returns
+    return bool(returns) and returns[0].alias_info is not None and not returns[0].alias_info.is_write
+
+
+class _OpInfo:
+    __slots__ = ("name", "kind", "rule", "shape_rule", "first_only", "free", "functional")
+
+    def __init__(self, func):
+        packet = func.overloadpacket
+        name = packet.__name__
+        self.name = name
+        self.kind = costs.classify(name)
+        self.rule = costs.MAC_RULES.get(name) or costs.OTHER_RULES.get(name)
+        self.shape_rule = shape_rule_for(func)
+        self.first_only = name in costs.FIRST_OUTPUT_ONLY
+        self.functional = name in FUNCTIONAL_PRODUCTS
+        # views and aliases move nothing
+        self.free = self.kind == "none" or (_is_view(func) and self.kind == "unknown")
+        if self.free:
+            self.kind = "none"
+
+
+class Recorder:
+    """Where the counted ops go, and where they are: the current YAML layer and sub-module path."""
+
+    __slots__ = ("ops", "layer", "path", "bpe", "enabled", "uncounted", "functional_depth", "functional_macs")
+
+    def __init__(self, bpe: int):
+        self.ops: list[OpRecord] = []
+        self.layer = -1
+        self.path = ""
+        self.bpe = bpe
+        self.enabled = True
+        self.uncounted: dict[str, int] = {}
+        # Ultralytics-thop's functional products: counted while no module with its own rule runs
+        self.functional_depth = 0
+        self.functional_macs: dict[int, int] = {}
+
+
+class CountingMode(TorchDispatchMode):
+    """Counts every ATen operator into a :class:`Recorder`; on meta, answers common operators from shapes."""
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:  # torch >= 2.8 private hook: keep torch._dynamo out (see module doc)
+        return False
+
+    def __init__(self, recorder: Recorder, *, shape_only: bool):
+        super().__init__()
+        self.recorder = recorder
+        self.shape_only = shape_only
+        self._info: dict[Any, _OpInfo] = {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        info = self._info.get(func)
+        if info is None:
+            info = self._info[func] = _OpInfo(func)
+        out = None
+        if self.shape_only and info.shape_rule is not None:
+            out = info.shape_rule(args, kwargs)
+        if out is None:
+            out = func(*args, **kwargs)
+        rec = self.recorder
+        if rec.enabled and not info.free:
+            self._count(info, args, kwargs, out, rec)
+        return out
+
+    @staticmethod
+    def _count(info: _OpInfo, args, kwargs, out, rec: Recorder) -> None:
+        outs = tensors_in(out)
+        if info.first_only:
+            outs = outs[:1]
+        mac = other = 0
+        if info.rule is not None:
+            mac, other = info.rule(args, kwargs, outs)
+        elif info.kind == "unknown":
+            rec.uncounted[info.name] = rec.uncounted.get(info.name, 0) + 1
+        read = 0
+        for t in tensors_in(args):
+            read += elements(t)
+        for t in tensors_in(kwargs):
+            read += elements(t)
+        written = 0
+        for t in outs:
+            written += elements(t)
+        bpe = rec.bpe
+        shape = tuple(outs[0].shape) if info.name in _SCORE_OPS and outs else ()
+        rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read * bpe, written * bpe, shape))
+        if info.functional and rec.functional_depth == 0:
+            rec.functional_macs[rec.layer] = rec.functional_macs.get(rec.layer, 0) + mac // 2
+
+
+# --------------------------------------------------------------------------------------- module tracking
+
+
+class ModuleTracker:
+    """Global forward pre/post hooks that keep a stack of the running modules of one model.
+
+    Each call is given its path relative to its YAML layer ("m.0.cv1.conv"). A module shared by several parents
+    (Ultralytics shares one activation instance across all Convs) gets the path under the parent that called it.
+    ``on_call(module, layer, path, args, output)`` sees every finished call (used for the GFLOPs conventions);
+    ``on_layer_start(layer, args)`` sees the inputs of each YAML layer.
+    """
+
+    def __init__(self, model: torch.nn.Module, recorder: Recorder, *, on_call=None, functional_rule=None,
+                 on_layer_start=None):
+        self.recorder = recorder
+        self.on_call = on_call
+        self.functional_rule = functional_rule  # module -> True while it runs, functional products are not counted
+        self.on_layer_start = on_layer_start
+        self.stack: list[tuple[torch.nn.Module, int, str, bool]] = []
+        self.layer_of = {id(layer): i for i, layer in enumerate(model.layers)}
+        self.known = {id(m) for m in model.modules()}
+        self._children: dict[int, dict[int, str]] = {}
+        self._handles: list[Any] = []
+
+    def __enter__(self):
+        from torch.nn.modules import module as module_mod
+
+        self._handles.append(module_mod.register_module_forward_pre_hook(self._pre))
+        try:
+            self._handles.append(module_mod.register_module_forward_hook(self._post, always_call=True))
+        except TypeError:  # torch without always_call
+            self._handles.append(module_mod.register_module_forward_hook(self._post))
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self.stack.clear()
+        self.recorder.layer, self.recorder.path = -1, ""
+        return False
+
+    def _child_name(self, parent: torch.nn.Module, child: torch.nn.Module) -> str | None:
+        names = self._children.get(id(parent))
+        if names is None:
+            names = {}
+            for name, m in parent.named_modules(remove_duplicate=False):
+                if name:
+                    names.setdefault(id(m), name)
+            self._children[id(parent)] = names
+        return names.get(id(child))
+
+    def _pre(self, module, args):
+        if id(module) not in self.known:
+            return None
+        stack = self.stack
+        if not stack:
+            layer = self.layer_of.get(id(module), -1)
+            path = ""
+            if layer >= 0 and self.on_layer_start is not None:
+                self.on_layer_start(layer, args)
+        else:
+            parent, layer, parent_path, _ = stack[-1]
+            name = self._child_name(parent, module)
+            if name is None:
+                path = parent_path
+            else:
+                path = f"{parent_path}.{name}" if parent_path else name
+        ruled = bool(self.functional_rule is not None and self.functional_rule(module))
+        if ruled:
+            self.recorder.functional_depth += 1
+        stack.append((module, layer, path, ruled))
+        self.recorder.layer, self.recorder.path = layer, path
+        return None
+
+    def _post(self, module, args, output):
+        stack = self.stack
+        if not stack or stack[-1][0] is not module:
+            return None
+        _, layer, path, ruled = stack.pop()
+        if ruled:
+            self.recorder.functional_depth -= 1
+        if self.on_call is not None:
+            self.on_call(module, layer, path, args, output)
+        if stack:
+            self.recorder.layer, self.recorder.path = stack[-1][1], stack[-1][2]
+        else:
+            self.recorder.layer, self.recorder.path = -1, ""
+        return None
+
+

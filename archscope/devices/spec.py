@@ -1,0 +1,290 @@
+"""DeviceSpec (peak FLOP/s per dtype and memory bandwidth) and device files: read, validated, written.
+
+A :class:`DeviceSpec` is a peak FLOP/s per dtype and a peak memory bandwidth in bytes/s. FLOPs count a multiply-add
+as 2 (the archscope definition), so a vendor's "TOPS"/"TFLOPS" figures are taken as they are: vendors count an FMA
+as two operations too. The presets live in :mod:`archscope.devices.presets`. No torch here.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import yaml
+
+from archscope.errors import ArchscopeError
+
+# Canonical dtype names, and the spellings accepted for them (torch names, numpy-ish names).
+DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+_DTYPE_ALIASES = {
+    "fp32": "fp32", "float32": "fp32", "float": "fp32", "f32": "fp32", "single": "fp32",
+    "tf32": "tf32",
+    "fp16": "fp16", "float16": "fp16", "half": "fp16", "f16": "fp16",
+    "bf16": "bf16", "bfloat16": "bf16",
+    "fp8": "fp8", "float8": "fp8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8",
+    "int8": "int8", "i8": "int8", "qint8": "int8", "uint8": "int8",
+}
+
+MAX_SPEC_BYTES = 1_000_000
+_SPEC_KEYS = {"name", "peak_flops", "bandwidth", "source", "aliases", "notes", "relative_only"}
+
+
+def normalize_dtype(dtype: str) -> str:
+    """``"float16"`` -> ``"fp16"`` etc.; unknown names are returned lower-cased (a spec file may define its own)."""
+    key = str(dtype).strip().lower().replace("torch.", "")
+    return _DTYPE_ALIASES.get(key, key)
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """Peak compute per dtype (FLOP/s, a multiply-add = 2) and peak memory bandwidth (bytes/s) of one device."""
+
+    name: str
+    peak_flops: Mapping[str, float]  # canonical dtype -> FLOP/s (dense, no sparsity)
+    bandwidth: float  # bytes/s
+    source: str  # where every figure comes from
+    aliases: tuple[str, ...] = ()
+    notes: str = ""
+    relative_only: bool = False  # True: only the ratio peak/bandwidth is known; predicted times are relative units
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        return tuple(self.peak_flops)
+
+    def peak(self, dtype: str) -> float:
+        """Peak FLOP/s at ``dtype``; an ArchscopeError naming the device's dtypes when it has none for it."""
+        key = normalize_dtype(dtype)
+        try:
+            return float(self.peak_flops[key])
+        except KeyError:
+            have = ", ".join(self.peak_flops) or "none"
+            if self.relative_only:
+                hint = f" (this preset is a published ridge point, fit at {have} only)"
+            else:
+                hint = (
+                    f", or give a device file with a '{key}' entry under peak_flops "
+                    f"(archscope calibrate can measure one on this machine)"
+                )
+            raise ArchscopeError(
+                f"device '{self.name}' has no peak figure for dtype '{dtype}' (it has: {have}); "
+                f"pick one of those with --dtype{hint}"
+            ) from None
+
+    def ridge_point(self, dtype: str) -> float:
+        """The arithmetic intensity (FLOP/byte) where the compute and memory roofs meet."""
+        return self.peak(dtype) / self.bandwidth
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "name": self.name,
+            "peak_flops": {k: float(v) for k, v in self.peak_flops.items()},
+            "bandwidth": float(self.bandwidth),
+            "source": self.source,
+        }
+        if self.aliases:
+            d["aliases"] = list(self.aliases)
+        if self.notes:
+            d["notes"] = self.notes
+        if self.relative_only:
+            d["relative_only"] = True
+        return d
+
+
+
+def _key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """1-based line of every mapping key up to depth 2, from PyYAML's composed nodes (no object is constructed)."""
+    lines: dict[tuple[str, ...], int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+
+    def walk(node: Any, prefix: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode) and len(prefix) < 2:
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    key = prefix + (str(k.value),)
+                    lines[key] = k.start_mark.line + 1
+                    walk(v, key)
+
+    walk(root, ())
+    return lines
+
+
+def _number(value: Any) -> float | None:
+    """A positive finite number, or None. Numeric strings count: PyYAML reads ``1.0e12`` (no exponent sign) as str."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip().replace("_", ""))
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def load_device_file(path: str | os.PathLike[str]) -> DeviceSpec:
+    """Read and validate a device spec file (YAML or JSON; safe loading only)."""
+    shown = os.fspath(path)
+    p = Path(shown)
+    try:
+        size = p.stat().st_size
+        if not p.is_file():
+            raise ArchscopeError("device spec is not a file", file=shown)
+        if size > MAX_SPEC_BYTES:
+            raise ArchscopeError(f"device spec file is too large ({size} bytes; at most {MAX_SPEC_BYTES})", file=shown)
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ArchscopeError("device spec file not found", file=shown) from None
+    except UnicodeDecodeError:
+        raise ArchscopeError("device spec file is not UTF-8 text", file=shown) from None
+    except OSError as e:
+        raise ArchscopeError(f"cannot read device spec file: {e.strerror or e}", file=shown) from None
+
+    if shown.lower().endswith(".json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ArchscopeError(f"invalid JSON: {e.msg}", file=shown, line=e.lineno) from None
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ArchscopeError(
+                f"invalid YAML: {problem}", file=shown, line=mark.line + 1 if mark is not None else None
+            ) from None
+    return device_from_dict(data, file=shown, key_lines=_key_lines(text))
+
+
+def device_from_dict(
+    data: Any, *, file: str | None = None, key_lines: Mapping[tuple[str, ...], int] | None = None
+) -> DeviceSpec:
+    """Validate plain data (as read from a spec file or a report) into a DeviceSpec."""
+    lines = key_lines or {}
+
+    def err(message: str, *key: str) -> ArchscopeError:
+        line = lines.get(tuple(key)) if key else None
+        if line is None and len(key) > 1:
+            line = lines.get(tuple(key[:1]))
+        return ArchscopeError(message, file=file, line=line)
+
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else type(data).__name__
+        raise ArchscopeError(
+            f"a device spec must be a mapping with name, peak_flops and bandwidth (got {got})", file=file, line=1
+        )
+    unknown = [str(k) for k in data if k not in _SPEC_KEYS]
+    if unknown:
+        k = unknown[0]
+        close = difflib.get_close_matches(k, sorted(_SPEC_KEYS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise err(f"unknown key '{k}' in device spec{hint}; allowed: {', '.join(sorted(_SPEC_KEYS))}", k)
+    for required in ("name", "peak_flops", "bandwidth"):
+        if required not in data:
+            raise ArchscopeError(
+                f"device spec is missing '{required}' (needs name, peak_flops: {{dtype: FLOP/s}}, bandwidth: bytes/s)",
+                file=file, line=1,
+            )
+    name = data["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise err("'name' must be a non-empty string", "name")
+    peaks_in = data["peak_flops"]
+    if not isinstance(peaks_in, dict) or not peaks_in:
+        raise err(
+            "'peak_flops' must be a non-empty mapping of dtype to FLOP/s, e.g. {fp32: 1.0e+12, fp16: 2.0e+12}",
+            "peak_flops",
+        )
+    peaks: dict[str, float] = {}
+    for raw_dtype, raw_value in peaks_in.items():
+        dtype = normalize_dtype(str(raw_dtype))
+        value = _number(raw_value)
+        if value is None:
+            raise err(
+                f"peak_flops.{raw_dtype} must be a positive number of FLOP/s (got {raw_value!r})",
+                "peak_flops", str(raw_dtype),
+            )
+        if dtype in peaks:
+            raise err(f"peak_flops names dtype '{dtype}' twice", "peak_flops", str(raw_dtype))
+        peaks[dtype] = value
+    bandwidth = _number(data["bandwidth"])
+    if bandwidth is None:
+        raise err(f"'bandwidth' must be a positive number of bytes/s (got {data['bandwidth']!r})", "bandwidth")
+    source = data.get("source", f"user spec file {file}" if file else "user spec")
+    if not isinstance(source, str):
+        raise err("'source' must be a string", "source")
+    notes = data.get("notes", "")
+    if not isinstance(notes, str):
+        raise err("'notes' must be a string", "notes")
+    aliases = data.get("aliases", [])
+    if isinstance(aliases, str):
+        aliases = [aliases]
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise err("'aliases' must be a list of strings", "aliases")
+    relative_only = data.get("relative_only", False)
+    if not isinstance(relative_only, bool):
+        raise err("'relative_only' must be true or false", "relative_only")
+    return DeviceSpec(
+        name=name.strip(), peak_flops=peaks, bandwidth=bandwidth, source=source, aliases=tuple(aliases),
+        notes=notes, relative_only=relative_only,
+    )
+
+
+def save_device(spec: DeviceSpec, path: str | os.PathLike[str]) -> Path:
+    """Write ``spec`` as YAML, atomically (a temporary file in the same folder, then a rename)."""
+    target = Path(os.fspath(path))
+    text = "# archscope device spec (FLOP/s per dtype, a multiply-add = 2 FLOPs; bandwidth in bytes/s)\n"
+    text += yaml.safe_dump(spec.to_dict(), sort_keys=False, allow_unicode=True, width=120)
+    folder = target.parent if str(target.parent) else Path(".")
+    tmp_name = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, target)
+        tmp_name = None
+    except OSError as e:
+        raise ArchscopeError(f"cannot write device spec: {e.strerror or e}", file=str(target)) from None
+    finally:
+        if tmp_name is not None:
+            try:
+                os.unlink(tmp_name)
+            except OSError:
+                pass
+    return target
+
+
+DEVICE_FILE_ENV = "ARCHSCOPE_DEVICE_FILE"
+
+
+def default_device_file() -> Path:
+    """Where this machine's calibrated preset lives: ``$ARCHSCOPE_DEVICE_FILE`` if set, else
+    ``$XDG_CONFIG_HOME/archscope/device.yaml`` (``~/.config/archscope/device.yaml`` without XDG_CONFIG_HOME).
+    ``archscope calibrate --save-default`` writes it; ``archscope bench`` reads it when no ``--device-spec`` is given."""
+    override = os.environ.get(DEVICE_FILE_ENV)
+    if override:
+        return Path(override).expanduser()
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(config) / "archscope" / "device.yaml"
+
+
+def saved_default_device() -> tuple[DeviceSpec, Path] | None:
+    """This machine's saved preset and its path, or None when none was saved (a broken file is an error)."""
+    path = default_device_file()
+    return (load_device_file(path), path) if path.is_file() else None
+
