@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from archscope.errors import ArchscopeError
+from archscope.vocab import ANALYSIS_DTYPES, BENCH_DTYPES
 from archscope.reports.profile import ModelReport
 
 
@@ -36,7 +37,6 @@ def parse_imgsz(value: int | str | tuple[int, int] | list[int]) -> tuple[int, in
     return hw
 
 
-DTYPES = ("fp32", "fp16", "bf16", "int8")
 
 
 def profile(
@@ -68,8 +68,8 @@ def profile(
     from archscope.analysis.to_report import add_costs, add_roofline, make_report
     from archscope.spec.model_spec import load_spec
 
-    if dtype not in DTYPES:
-        raise ArchscopeError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if dtype not in ANALYSIS_DTYPES:
+        raise ArchscopeError(f"--dtype must be one of {', '.join(ANALYSIS_DTYPES)}, got {dtype!r}")
     if depth < 0:
         raise ArchscopeError(f"--depth must be >= 0, got {depth}")
     device = None
@@ -274,7 +274,6 @@ def parse_batches(value: int | str | list[int] | tuple[int, ...]) -> tuple[int, 
     return tuple(dict.fromkeys(sizes))
 
 
-BENCH_DTYPES = ("fp32", "fp16", "bf16")
 DEFAULT_RUNS, DEFAULT_MIN_TIME, MIN_TIME_FLOOR_RUNS = 10, 1.0, 3
 
 

@@ -14,6 +14,7 @@ from archscope.devices import calibrate as cal
 from archscope.devices import presets
 from archscope.devices import spec as hw
 from archscope.errors import ArchscopeError
+from archscope.vocab import DEVICE_DTYPES
 from archscope.devices.spec import DeviceSpec, save_device
 from archscope.devices.calibrate import calibrate
 from archscope.devices.presets import load_device
@@ -40,7 +41,7 @@ def test_every_required_preset_is_present_with_positive_figures_and_a_source():
         assert spec.name == name == name.lower()
         assert spec.peak_flops, name
         for dtype, value in spec.peak_flops.items():
-            assert dtype in hw.DTYPES, (name, dtype)
+            assert dtype in DEVICE_DTYPES, (name, dtype)
             assert value > 0 and math.isfinite(value), (name, dtype)
         assert spec.bandwidth > 0 and math.isfinite(spec.bandwidth)
         assert len(spec.source) > 20, name

@@ -1,7 +1,7 @@
 """--counter results reach the table and Markdown as one line each (figures here are made up for the renderer)."""
 
 from archscope import profile
-from archscope.render import render_text
+from archscope.render.formats import render_text
 
 
 def test_crosscheck_line_is_rendered():

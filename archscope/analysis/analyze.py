@@ -31,11 +31,12 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
     import torch
 
     from archscope.analysis.conventions import ConventionCounter, ultralytics_suppresses_functional
-    from archscope.analysis.mode import CountingMode, ModuleTracker, Recorder, bytes_per_element, elements, tensors_in, CANONICAL_DTYPE
+    from archscope.analysis.mode import CountingMode, ModuleTracker, Recorder, elements, tensors_in
+    from archscope.vocab import canonical_dtype, dtype_bytes
     from archscope.build.meta import MetaSdpaAsCpu
     from archscope.analysis.memory import live_bytes
 
-    bpe = bytes_per_element(dtype)
+    bpe = dtype_bytes(dtype)
     model = built.model
     if real:
         _check_memory_for_real_forward(built)
@@ -109,7 +110,7 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
     peak = max(live) if live else input_bytes
     peak_layer = live.index(peak) if live else -1
     return ModelCosts(
-        dtype=CANONICAL_DTYPE[dtype.lower()],
+        dtype=canonical_dtype(dtype),
         bytes_per_element=bpe,
         layers=layers,
         ops=recorder.ops,

@@ -25,27 +25,6 @@ from archscope.build.meta import shape_rule_for
 #: attention score matrix. (The SDPA kernels never materialise theirs, so they are not listed.)
 _SCORE_OPS = frozenset({"bmm", "baddbmm"})
 
-_BYTES_PER_ELEMENT = {
-    "fp32": 4, "float32": 4, "float": 4, "tf32": 4,
-    "fp16": 2, "float16": 2, "half": 2, "bf16": 2, "bfloat16": 2,
-    "int8": 1, "uint8": 1, "fp8": 1,
-    "fp64": 8, "float64": 8, "double": 8,
-}
-CANONICAL_DTYPE = {"fp32": "fp32", "float32": "fp32", "float": "fp32", "tf32": "fp32", "fp16": "fp16",
-                   "float16": "fp16", "half": "fp16", "bf16": "bf16", "bfloat16": "bf16", "int8": "int8",
-                   "uint8": "int8", "fp8": "fp8", "fp64": "fp64", "float64": "fp64", "double": "fp64"}
-
-
-def bytes_per_element(dtype: str) -> int:
-    try:
-        return _BYTES_PER_ELEMENT[dtype.lower()]
-    except KeyError:
-        known = ", ".join(sorted(set(CANONICAL_DTYPE.values())))
-        from archscope.errors import ArchscopeError
-
-        raise ArchscopeError(f"unknown dtype {dtype!r}; choose one of: {known}") from None
-
-
 def elements(t: torch.Tensor) -> int:
     """Distinct elements a tensor addresses: broadcast (stride-0) dimensions are read once."""
     n = 1

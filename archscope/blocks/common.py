@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from archscope.errors import ArchscopeError
+from archscope.vocab import ACTIVATIONS
 from archscope.build.registry import ConcatChannels, CustomRule, InputOnly, Resolved, SameAsInput, ScaledOut, block
 
 @dataclasses.dataclass
@@ -230,9 +231,9 @@ def _conv2d_rule(ctx, blk):
     return Resolved(list(ctx.args), ctx.args[1])
 
 
+_ACTIVATION_LAYERS = tuple(getattr(nn, name) for name in ACTIVATIONS if name != "Identity")
 for _cls in (nn.Upsample, nn.Identity, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.ZeroPad2d,
-             nn.Dropout, nn.Dropout2d, nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.LeakyReLU, nn.Hardswish,
-             nn.Hardsigmoid, nn.Sigmoid, nn.Tanh, nn.Mish, nn.ELU):
+             nn.Dropout, nn.Dropout2d, *_ACTIVATION_LAYERS):
     _register_nn(_cls, SameAsInput())
 _register_nn(nn.ConvTranspose2d, ScaledOut())
 _register_nn(nn.BatchNorm2d, InputOnly())

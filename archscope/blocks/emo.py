@@ -16,16 +16,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from archscope.build.registry import ScaledOut, block
+from archscope.vocab import ACTIVATION_NAMES
 
-_ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid,
-                "hard_swish": nn.Hardswish, "none": nn.Identity}
 _NORMS = {"bn_2d": nn.BatchNorm2d, "none": nn.Identity}
 
 
 def _act(name: str) -> nn.Module:
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"iRMB: act_layer must be one of {', '.join(_ACTIVATIONS)}, got {name!r}")
-    return _ACTIVATIONS[name]()
+    if name not in ACTIVATION_NAMES:
+        raise ValueError(f"iRMB: act_layer must be one of {', '.join(ACTIVATION_NAMES)}, got {name!r}")
+    return getattr(nn, ACTIVATION_NAMES[name])()
 
 
 def _norm(name: str, channels: int) -> nn.Module:

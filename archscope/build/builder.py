@@ -13,15 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from archscope.errors import ArchscopeError
+from archscope.vocab import ACTIVATIONS
 from archscope.build.registry import ChannelContext, Registry
 from archscope.build.catalog import default_registry
 from archscope.spec.model_spec import LayerSpec, ModelSpec, Scaling
 
-# Activations a YAML's ``activation:`` key may name (constructed with literal arguments only).
-_ACTIVATIONS = {
-    "ReLU", "ReLU6", "SiLU", "GELU", "LeakyReLU", "Hardswish", "Hardsigmoid", "Mish", "Sigmoid", "Tanh", "ELU",
-    "PReLU", "Identity", "CELU", "SELU", "Softplus",
-}
 
 
 @dataclass(frozen=True)
@@ -129,7 +125,7 @@ def _activation(spec: ModelSpec):
         raise error
     name = ast.unparse(call.func)
     short = name.removeprefix("torch.").removeprefix("nn.")
-    if name not in (f"nn.{short}", f"torch.nn.{short}") or short not in _ACTIVATIONS:
+    if name not in (f"nn.{short}", f"torch.nn.{short}") or short not in ACTIVATIONS:
         raise error
     try:
         args = [ast.literal_eval(a) for a in call.args]

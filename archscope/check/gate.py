@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from archscope.errors import ArchscopeError
+from archscope.vocab import CONVENTIONS
 from archscope.reports.profile import ModelReport
 
 SCHEMA = "archscope.check/1"
-CONVENTIONS = ("archscope", "ultralytics", "legacy")
 PASS, FAIL, REFRESH = "pass", "fail", "refresh"
 
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}

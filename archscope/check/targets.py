@@ -24,9 +24,9 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from archscope.api import DTYPES
+from archscope.vocab import ANALYSIS_DTYPES, CONVENTIONS
 from archscope.errors import ArchscopeError
-from archscope.check.gate import CONVENTIONS, Budgets, parse_quantity, parse_tolerance
+from archscope.check.gate import Budgets, parse_quantity, parse_tolerance
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -178,7 +178,7 @@ def _target(raw: dict[str, Any], root: str) -> CheckTarget:
         scale=_typed(raw, "scale", str),
         imgsz=_typed(raw, "imgsz", (int, str)),
         batch=_positive(raw, "batch"),
-        dtype=_choice(raw, "dtype", DTYPES),
+        dtype=_choice(raw, "dtype", ANALYSIS_DTYPES),
         nc=_positive(raw, "nc"),
         ch=_positive(raw, "ch"),
         device_spec=_typed(raw, "device-spec", str),

@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from archscope.errors import ArchscopeError
+from archscope.vocab import ANALYSIS_DTYPES, FORMAT_ALIASES, FORMATS
 
 app = typer.Typer(
     name="archscope",
@@ -23,20 +24,9 @@ app = typer.Typer(
 )
 
 
-class OutputFormat(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    md = "md"
-    markdown = "markdown"
-    html = "html"
-
-
-class Dtype(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
-    int8 = "int8"
+# Choices as Enums built from the vocabulary, so --help, the API and the renderers name the same words.
+OutputFormat = Enum("OutputFormat", {f: f for f in (*FORMATS, *FORMAT_ALIASES)}, type=str)  # type: ignore[misc]
+Dtype = Enum("Dtype", {d: d for d in ANALYSIS_DTYPES}, type=str)  # type: ignore[misc]
 
 
 class Counter(str, Enum):
@@ -73,7 +63,7 @@ def handles_errors(command):
 
 
 def _emit(report, fmt: Optional[OutputFormat], output: Optional[str], depth: int) -> None:
-    from archscope.render import format_for, render_text
+    from archscope.render.formats import format_for, render_text
 
     chosen = format_for(output, fmt.value if fmt else None)
     if output or chosen != "table":  # the table shows them itself; elsewhere they must not vanish into a file
@@ -112,7 +102,7 @@ def profile(
                                                "from the -o file's suffix)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
     depth: int = typer.Option(0, "--depth", "-d", help="Show sub-modules down to this depth under each layer."),
-    dtype: Dtype = typer.Option(Dtype.fp32, "--dtype", help="Element type for bytes moved and the roofline."),
+    dtype: Dtype = typer.Option(Dtype("fp32"), "--dtype", help="Element type for bytes moved and the roofline."),
     device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Roofline device: a preset "
                                               "(see 'archscope devices') or a YAML/JSON file."),
     real: bool = typer.Option(False, "--real", help="Count on real CPU tensors instead of the meta device "
@@ -180,7 +170,7 @@ def compare(
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size for the YAMLs."),
     nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: each YAML's nc)."),
     ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: each YAML's)."),
-    dtype: Dtype = typer.Option(Dtype.fp32, "--dtype", help="Element type for bytes moved and the roofline."),
+    dtype: Dtype = typer.Option(Dtype("fp32"), "--dtype", help="Element type for bytes moved and the roofline."),
     device_spec: str = typer.Option("cpu", "--device-spec", "--device", help="Roofline device for predicted "
                                     "times and the plot: a preset or a YAML/JSON file."),
     fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default), json, csv, "
@@ -196,7 +186,7 @@ def compare(
     """Models side by side: totals with deltas and ratios against the first, and the layers that differ."""
     _load_user_blocks(blocks)
     from archscope.api import compare as run_compare
-    from archscope.render import format_for
+    from archscope.render.formats import format_for
     from archscope.util.files import check_writable
 
     chosen = format_for(output, fmt.value if fmt else None)
@@ -224,7 +214,7 @@ def snapshot(
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
     nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: the YAML's)."),
     ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: the YAML's)."),
-    dtype: Dtype = typer.Option(Dtype.fp32, "--dtype", help="Element type for bytes moved and the roofline."),
+    dtype: Dtype = typer.Option(Dtype("fp32"), "--dtype", help="Element type for bytes moved and the roofline."),
     device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Also record roofline "
                                               "times on this device (checked by check --baseline)."),
     blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
@@ -307,7 +297,7 @@ def check(
 
 
 def _check_format(fmt: Optional[OutputFormat]) -> str:
-    from archscope.render import format_for
+    from archscope.render.formats import format_for
 
     chosen = format_for(None, fmt.value if fmt else None)
     if chosen not in ("table", "json", "md"):
@@ -364,7 +354,7 @@ def bench(
     """Time real forward passes (random seeded weights): median, mean, p10/p90, std, throughput, achieved FLOP/s."""
     _load_user_blocks(blocks)
     from archscope.api import bench as run_bench
-    from archscope.render import format_for
+    from archscope.render.formats import format_for
     from archscope.util.files import check_writable
     from archscope.render.progress import progress_bar
 

@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable, Mapping
 import yaml
 
 from archscope.errors import ArchscopeError
-from archscope.devices.spec import DeviceSpec, normalize_dtype
+from archscope.devices.spec import DeviceSpec
+from archscope.vocab import CALIBRATE_DTYPES, canonical_dtype, torch_dtype
 
 @dataclass
 class Backend:
@@ -88,9 +89,6 @@ def _plan(one: float, budget: float, trials: int) -> tuple[int, int]:
     return iters, trials
 
 
-_TORCH_DTYPES = {"fp32": "float32", "tf32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "int8"}
-
-
 def calibrate(
     device: str = "cpu",
     dtypes: Iterable[str] = ("fp32", "bf16"),
@@ -119,10 +117,10 @@ def calibrate(
     import torch
 
     backend = backend or backend_for(device)
-    canon = list(dict.fromkeys(normalize_dtype(d) for d in dtypes))
-    bad = [d for d in canon if d not in _TORCH_DTYPES]
+    canon = list(dict.fromkeys(canonical_dtype(d) for d in dtypes))
+    bad = [d for d in canon if d not in CALIBRATE_DTYPES]
     if bad:
-        raise ArchscopeError(f"cannot calibrate dtype '{bad[0]}': choose from {', '.join(_TORCH_DTYPES)}")
+        raise ArchscopeError(f"cannot calibrate dtype '{bad[0]}': choose from {', '.join(CALIBRATE_DTYPES)}")
     if seconds <= 0:
         raise ArchscopeError("calibrate needs a positive time budget (seconds)")
     dev = backend.device
@@ -141,7 +139,7 @@ def calibrate(
         return share
 
     for dtype in canon:
-        tdtype = getattr(torch, _TORCH_DTYPES[dtype])
+        tdtype = torch_dtype(dtype)
         budget = next_budget()
         prev_tf32 = None
         if dev.startswith("cuda"):

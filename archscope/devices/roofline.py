@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
-from archscope.devices.spec import DeviceSpec, normalize_dtype
+from archscope.devices.spec import DeviceSpec
+from archscope.vocab import canonical_dtype
 
 if TYPE_CHECKING:  # records are duck-typed here, so importing this module never pulls in the counting engine
     from archscope.analysis.records import LayerCosts, OpRecord
@@ -167,7 +168,7 @@ def roofline(
     ops name, sorted. ``submodules=True`` also fills ``result.submodules[layer][path]`` for every sub-module path at
     every depth ("" is the layer itself), each summed the same way.
     """
-    dtype = normalize_dtype(dtype)
+    dtype = canonical_dtype(dtype)
     peak = device.peak(dtype)  # raises a clear error for a dtype the device lacks
     per_layer: dict[int, LayerRoofline] = {}
     if layers is not None:

@@ -21,26 +21,10 @@ from typing import Any, Callable, Iterable, Mapping
 import yaml
 
 from archscope.errors import ArchscopeError
-
-# Canonical dtype names, and the spellings accepted for them (torch names, numpy-ish names).
-DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
-_DTYPE_ALIASES = {
-    "fp32": "fp32", "float32": "fp32", "float": "fp32", "f32": "fp32", "single": "fp32",
-    "tf32": "tf32",
-    "fp16": "fp16", "float16": "fp16", "half": "fp16", "f16": "fp16",
-    "bf16": "bf16", "bfloat16": "bf16",
-    "fp8": "fp8", "float8": "fp8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8",
-    "int8": "int8", "i8": "int8", "qint8": "int8", "uint8": "int8",
-}
+from archscope.vocab import canonical_dtype
 
 MAX_SPEC_BYTES = 1_000_000
 _SPEC_KEYS = {"name", "peak_flops", "bandwidth", "source", "aliases", "notes", "relative_only"}
-
-
-def normalize_dtype(dtype: str) -> str:
-    """``"float16"`` -> ``"fp16"`` etc.; unknown names are returned lower-cased (a spec file may define its own)."""
-    key = str(dtype).strip().lower().replace("torch.", "")
-    return _DTYPE_ALIASES.get(key, key)
 
 
 @dataclass(frozen=True)
@@ -61,7 +45,7 @@ class DeviceSpec:
 
     def peak(self, dtype: str) -> float:
         """Peak FLOP/s at ``dtype``; an ArchscopeError naming the device's dtypes when it has none for it."""
-        key = normalize_dtype(dtype)
+        key = canonical_dtype(dtype)
         try:
             return float(self.peak_flops[key])
         except KeyError:
@@ -210,7 +194,7 @@ def device_from_dict(
         )
     peaks: dict[str, float] = {}
     for raw_dtype, raw_value in peaks_in.items():
-        dtype = normalize_dtype(str(raw_dtype))
+        dtype = canonical_dtype(str(raw_dtype))
         value = _number(raw_value)
         if value is None:
             raise err(

@@ -19,8 +19,8 @@ from archscope.measure import timing
 from archscope.build.fuse import fuse_conv_bn
 from archscope.reports.bench import BatchStats, BenchEnvironment, BenchModel, BenchReport, BenchSettings, LayerTiming
 from archscope.errors import ArchscopeError
+from archscope.vocab import torch_dtype
 
-BENCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 MEMORY_HEADROOM = 0.9  # refuse a run that needs more than this share of the device's free memory
 
 # progress(phase, done, total): total is None while the number of runs is not known yet (--min-time)
@@ -190,7 +190,7 @@ def prepare_model(built, options: BenchOptions, device: str) -> Prepared:
 
     model = materialize(built, device="cpu", seed=options.seed)
     folded = fuse_conv_bn(model) if options.fuse else 0
-    dtype = getattr(torch, BENCH_DTYPES[options.dtype])
+    dtype = torch_dtype(options.dtype)
     model = model.to(device=device, dtype=dtype)
     if options.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -209,7 +209,7 @@ def make_input(built, batch: int, options: BenchOptions, device: str):
 
     generator = torch.Generator().manual_seed(options.seed)
     x = torch.rand(batch, built.ch, *built.imgsz, generator=generator)
-    x = x.to(device=device, dtype=getattr(torch, BENCH_DTYPES[options.dtype]))
+    x = x.to(device=device, dtype=torch_dtype(options.dtype))
     return x.contiguous(memory_format=torch.channels_last) if options.channels_last else x
 
 

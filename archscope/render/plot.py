@@ -13,9 +13,9 @@ import os
 
 from archscope.compare.comparison import Comparison, roofline_points
 from archscope.errors import ArchscopeError
+from archscope.vocab import PLOT_FORMATS
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
-PLOT_FORMATS = {".png": "png", ".svg": "svg", ".html": "html", ".htm": "html"}
 
 
 def plot_format(path: str) -> str:

@@ -1,0 +1,91 @@
+"""archscope's vocabulary, written once: element types, output formats, GFLOPs conventions, activations.
+
+Every stage imports its words from here, so the CLI's choices, the API's checks, the device files' keys and the
+analysis' byte counts cannot drift apart. No torch here (``torch_dtype`` imports it when called).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+# --------------------------------------------------------------------------------------------------------- dtypes
+@dataclass(frozen=True)
+class Dtype:
+    """One element type: its canonical name, bytes per element, the torch dtype that holds it, its other spellings."""
+
+    name: str
+    bytes: int
+    torch_name: str  # attribute of the ``torch`` module
+    aliases: tuple[str, ...] = ()
+
+
+DTYPES: dict[str, Dtype] = {d.name: d for d in (
+    Dtype("fp32", 4, "float32", ("float32", "float", "f32", "single")),
+    Dtype("tf32", 4, "float32"),  # a matmul mode of fp32 tensors: fp32 bytes, its own peak FLOP/s
+    Dtype("fp16", 2, "float16", ("float16", "half", "f16")),
+    Dtype("bf16", 2, "bfloat16", ("bfloat16",)),
+    Dtype("fp8", 1, "float8_e4m3fn", ("float8", "float8_e4m3fn", "float8_e5m2")),
+    Dtype("int8", 1, "int8", ("i8", "qint8", "uint8")),
+    Dtype("fp64", 8, "float64", ("float64", "double")),
+)}
+
+#: ``--dtype`` of profile, compare, snapshot and check: the element size of bytes moved, memory and the roofline.
+ANALYSIS_DTYPES = ("fp32", "fp16", "bf16", "int8")
+#: ``--dtype`` of bench: what real weights and inputs are made of.
+BENCH_DTYPES = ("fp32", "fp16", "bf16")
+#: What calibrate can measure a matmul in.
+CALIBRATE_DTYPES = ("fp32", "tf32", "fp16", "bf16", "int8")
+#: The keys a device spec's ``peak_flops`` is documented with (a device file may add its own).
+DEVICE_DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+
+_SPELLINGS = {alias: d.name for d in DTYPES.values() for alias in (d.name, *d.aliases)}
+
+
+def canonical_dtype(name: Any) -> str:
+    """``"float16"`` / ``"torch.float16"`` -> ``"fp16"``; an unknown name comes back lower-cased (a device file may
+    define its own)."""
+    key = str(name).strip().lower().replace("torch.", "")
+    return _SPELLINGS.get(key, key)
+
+
+def dtype_bytes(name: str) -> int:
+    """Bytes per element of a dtype (any spelling); an unknown dtype is an input error."""
+    dtype = DTYPES.get(canonical_dtype(name))
+    if dtype is None:
+        from archscope.errors import ArchscopeError
+
+        raise ArchscopeError(f"unknown dtype {name!r}; choose one of: {', '.join(sorted(DTYPES))}")
+    return dtype.bytes
+
+
+def torch_dtype(name: str) -> Any:
+    """The torch dtype of a dtype name (imports torch)."""
+    import torch
+
+    return getattr(torch, DTYPES[canonical_dtype(name)].torch_name)
+
+
+# ---------------------------------------------------------------------------------------------------- formats
+#: Output formats of profile, compare and bench (check: table, json, md). ``markdown`` is read as ``md``.
+FORMATS = ("table", "json", "csv", "md", "html")
+FORMAT_ALIASES = {"markdown": "md"}
+FORMAT_BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html",
+                    ".htm": "html", ".txt": "table"}
+#: Picture formats of ``--plot`` (matplotlib), by file suffix.
+PLOT_FORMATS = {".png": "png", ".svg": "svg", ".html": "html", ".htm": "html"}
+
+# ------------------------------------------------------------------------------------------ GFLOPs conventions
+#: How GFLOPs are counted, as budgets and baselines name them: archscope's own count (every op), Ultralytics 8.4's
+#: printed figure, and the hook-based legacy figure (thop 0.1.1 / Ultralytics <= 8.2, YOLOv5, YOLOv10).
+CONVENTIONS = ("archscope", "ultralytics", "legacy")
+
+# ------------------------------------------------------------------------------------------------- activations
+#: The ``torch.nn`` activation classes a YAML may name: ``activation: nn.LeakyReLU(0.1)`` (literal arguments only)
+#: or a row's module ``nn.SiLU``.
+ACTIVATIONS = ("ReLU", "ReLU6", "SiLU", "GELU", "LeakyReLU", "Hardswish", "Hardsigmoid", "Mish", "Sigmoid", "Tanh",
+               "ELU", "PReLU", "CELU", "SELU", "Softplus", "Identity")
+#: The short names blocks take for them (EMO's ``act_layer`` spellings).
+ACTIVATION_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "silu": "SiLU", "gelu": "GELU", "sigmoid": "Sigmoid",
+                    "hard_swish": "Hardswish", "none": "Identity"}
