@@ -133,7 +133,7 @@ def _count():
 costs = phase("count (meta forward)", _count)
 phase("attach costs", lambda: add_costs(report, built, costs, depth=0))
 def _render():
-    from archscope.render import render_text
+    from archscope.render.formats import render_text
     return render_text(report, "json", depth=0)
 text = phase("render JSON", _render)
 watch = ["torch._dynamo", "torch.fx.experimental.symbolic_shapes", "torch._inductor", "torch.fx", "torch.jit",

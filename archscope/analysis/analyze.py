@@ -155,19 +155,17 @@ def _legacy_pass(model, built: BuiltModel, device: str, real: bool, main_counts)
 def _check_memory_for_real_forward(built: BuiltModel) -> None:
     """A real forward allocates every activation (a 160x160-token attention map is gigabytes): estimate it on meta
     first -- weights, the peak of live layer outputs, and the largest single operator -- and refuse clearly."""
-    import os
-
     from archscope.errors import ArchscopeError
+    from archscope.util.memory import MEMORY_HEADROOM, host_available_bytes
 
-    try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
+    available = host_available_bytes()
+    if available is None:
         return
     meta = analyze(built, dtype="fp32", real=False, legacy=False)
     params = sum(layer.param_bytes for layer in meta.layers)
     largest_op = max((op.bytes_read + op.bytes_written for op in meta.ops), default=0)
     needed = 2 * params + meta.peak_activation_bytes + largest_op
-    if needed > 0.8 * available:
+    if needed > MEMORY_HEADROOM * available:
         raise ArchscopeError(
             f"a real CPU forward at {built.imgsz[0]}x{built.imgsz[1]}, batch {built.batch} needs about "
             f"{needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB is available; count on meta instead "

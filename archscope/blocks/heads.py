@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from archscope.errors import ArchscopeError
+from archscope.util.text import positive_int
 from archscope.build.registry import FixedOut, HeadInputs, block
 from archscope.blocks.common import Conv, DWConv, current_context
 
@@ -78,9 +79,7 @@ def _check_channels(ch, name: str) -> tuple[int, ...]:
 
 
 def _positive_int(value, what: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ArchscopeError(f"{name}: {what} must be a positive integer, got {value!r}")
-    return value
+    return positive_int(value, f"{name}: {what}")
 
 
 def _placeholder_strides(n: int) -> tuple[int, ...]:

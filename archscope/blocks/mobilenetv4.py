@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
+from archscope.util.text import positive_int
 from archscope.build.registry import INNER, OUTER, SameAsInput, ScaledOut, block
 from archscope.blocks.csp import C2f, C3
 
@@ -35,9 +36,7 @@ def _conv_bn(c1: int, c2: int, k: int = 1, s: int = 1, groups: int = 1, norm: bo
 
 
 def _positive_int(block_name: str, name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{block_name}: {name} must be a positive integer, got {value!r}")
-    return value
+    return positive_int(value, f"{block_name}: {name}", error=ValueError)
 
 
 class _DownsampledAttention(nn.Module):

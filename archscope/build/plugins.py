@@ -25,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from archscope.errors import ArchscopeError
+from archscope.util.text import one_line
 from archscope.build.registry import OUTER, REGISTRY, BlockSpec, Registry, ScaledOut
 
 ENTRY_POINT_GROUP = "archscope.blocks"
@@ -71,7 +72,7 @@ def _import_file(path: Path):
         raise
     except Exception as exc:  # noqa: BLE001 - a user's file may fail in any way; say where, in one line
         del sys.modules[name]
-        raise ArchscopeError(f"{shown}: importing it failed: {_one_line(exc)}") from None
+        raise ArchscopeError(f"{shown}: importing it failed: {one_line(exc, with_type=True)}") from None
     return module
 
 
@@ -81,15 +82,11 @@ def _import_module(name: str):
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
             raise ArchscopeError(f"--blocks {name}: no such file or importable module") from None
-        raise ArchscopeError(f"--blocks {name}: importing it failed: {_one_line(exc)}") from None
+        raise ArchscopeError(f"--blocks {name}: importing it failed: {one_line(exc, with_type=True)}") from None
     except ArchscopeError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise ArchscopeError(f"--blocks {name}: importing it failed: {_one_line(exc)}") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        raise ArchscopeError(f"--blocks {name}: importing it failed: {one_line(exc, with_type=True)}") from None
 
 
 def follows_ultralytics_convention(cls: type) -> bool:
@@ -143,7 +140,7 @@ def load_entry_point(name: str, registry: Registry = REGISTRY) -> bool:
             target = ep.load()
         except Exception as exc:  # noqa: BLE001
             raise ArchscopeError(f"plugin entry point {ep.name} = {ep.value!r} failed to load: "
-                                 f"{_one_line(exc)}") from None
+                                 f"{one_line(exc, with_type=True)}") from None
         if isinstance(target, type) and target not in {s.factory for s in registry.blocks()}:
             if not follows_ultralytics_convention(target):
                 raise ArchscopeError(f"plugin entry point {ep.name} = {ep.value!r}: the class neither uses "

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from archscope.errors import ArchscopeError
+from archscope.util.text import did_you_mean
 
 
 def make_divisible(x: float, divisor: int = 8) -> int:
@@ -262,13 +263,8 @@ class Registry:
         return spec
 
     def _unknown_message(self, name: str) -> str:
-        names = sorted({n for n, _ in self._blocks})
-        lower = {n.lower(): n for n in names}
-        if name.lower() in lower:  # a case slip (C2F for C2f) beats any fuzzy match
-            close = [lower[name.lower()]]
-        else:
-            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        hint = (f"; did you mean {close[0]!r}?" if close else
+        hint = did_you_mean(name, sorted({n for n, _ in self._blocks}))
+        hint = (f"; {hint}" if hint else
                 "; run 'archscope blocks' to list the known blocks, or load your own with --blocks my_blocks.py")
         return f"unknown module {name!r}{hint}"
 

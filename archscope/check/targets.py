@@ -26,6 +26,7 @@ from typing import Any
 
 from archscope.vocab import ANALYSIS_DTYPES, CONVENTIONS
 from archscope.errors import ArchscopeError
+from archscope.util.text import did_you_mean
 from archscope.check.gate import Budgets, parse_quantity, parse_tolerance
 
 if sys.version_info >= (3, 11):
@@ -152,8 +153,8 @@ def load_config(path: str) -> list[CheckTarget]:
 def _known_keys(table: dict[str, Any], allowed: tuple[str, ...], where: str, path: str) -> None:
     for key in table:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(allowed)}"
+            hint = did_you_mean(key, allowed)
+            hint = f"; {hint}" if hint else f"; known keys: {', '.join(allowed)}"
             raise ArchscopeError(f"{where}: unknown key '{key}'{hint}", file=path)
 
 

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Mapping
 import yaml
 
 from archscope.errors import ArchscopeError
+from archscope.util.text import close_matches
 from archscope.devices.spec import DeviceSpec, load_device_file
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -244,7 +245,7 @@ def get_preset(name: str) -> DeviceSpec:
     if key in table:
         spec = PRESETS[table[key]]
         return replace(spec, peak_flops=dict(spec.peak_flops))  # a copy: callers may not alter the preset
-    close = difflib.get_close_matches(key, list(table), n=3, cutoff=0.6)
+    close = close_matches(key, list(table), n=3)
     names = list(dict.fromkeys(table[c] for c in close))
     hint = f" Did you mean {' or '.join(repr(n) for n in names)}?" if names else ""
     raise ArchscopeError(

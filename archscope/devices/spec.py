@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterable, Mapping
 import yaml
 
 from archscope.errors import ArchscopeError
+from archscope.util.files import write_atomic
+from archscope.util.text import did_you_mean
 from archscope.vocab import canonical_dtype
 
 MAX_SPEC_BYTES = 1_000_000
@@ -174,8 +176,8 @@ def device_from_dict(
     unknown = [str(k) for k in data if k not in _SPEC_KEYS]
     if unknown:
         k = unknown[0]
-        close = difflib.get_close_matches(k, sorted(_SPEC_KEYS), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(k, sorted(_SPEC_KEYS))
+        hint = f" ({hint})" if hint else ""
         raise err(f"unknown key '{k}' in device spec{hint}; allowed: {', '.join(sorted(_SPEC_KEYS))}", k)
     for required in ("name", "peak_flops", "bandwidth"):
         if required not in data:
@@ -232,24 +234,7 @@ def save_device(spec: DeviceSpec, path: str | os.PathLike[str]) -> Path:
     target = Path(os.fspath(path))
     text = "# archscope device spec (FLOP/s per dtype, a multiply-add = 2 FLOPs; bandwidth in bytes/s)\n"
     text += yaml.safe_dump(spec.to_dict(), sort_keys=False, allow_unicode=True, width=120)
-    folder = target.parent if str(target.parent) else Path(".")
-    tmp_name = None
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, target)
-        tmp_name = None
-    except OSError as e:
-        raise ArchscopeError(f"cannot write device spec: {e.strerror or e}", file=str(target)) from None
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
+    write_atomic(os.fspath(target), text, what="device spec")
     return target
 
 

@@ -19,9 +19,10 @@ from archscope.measure import timing
 from archscope.build.fuse import fuse_conv_bn
 from archscope.reports.bench import BatchStats, BenchEnvironment, BenchModel, BenchReport, BenchSettings, LayerTiming
 from archscope.errors import ArchscopeError
+from archscope.util.memory import MEMORY_HEADROOM, host_available_bytes
+from archscope.util.text import one_line
 from archscope.vocab import torch_dtype
 
-MEMORY_HEADROOM = 0.9  # refuse a run that needs more than this share of the device's free memory
 
 # progress(phase, done, total): total is None while the number of runs is not known yet (--min-time)
 Progress = Callable[[str, int, "int | None"], None]
@@ -115,21 +116,6 @@ def _mps_free_bytes() -> int | None:
     return int(limit() - used()) if limit and used else host_available_bytes()
 
 
-def host_available_bytes() -> int | None:
-    """Memory the OS can give without swapping: MemAvailable on Linux, free pages elsewhere."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
@@ -199,7 +185,7 @@ def prepare_model(built, options: BenchOptions, device: str) -> Prepared:
         try:
             whole = torch.compile(model)
         except Exception as exc:  # noqa: BLE001 - e.g. no compiler backend for this platform
-            raise ArchscopeError(f"--compile: torch.compile is not usable here ({_one_line(exc)})") from None
+            raise ArchscopeError(f"--compile: torch.compile is not usable here ({one_line(exc, limit=200)})") from None
     return Prepared(model, whole, folded)
 
 
@@ -370,7 +356,7 @@ class _forward_errors:
         where = ""
         if isinstance(exc, LayerFailure):
             where, exc = f" in layer {exc.index}", exc.error
-        text = _one_line(exc)
+        text = one_line(exc, limit=200)
         o, dev = self.options, self.target.device
         if "out of memory" in text.lower():
             raise ArchscopeError(f"out of memory on {dev}{where} at batch {self.batch}: {text}; use a smaller "
@@ -381,11 +367,6 @@ class _forward_errors:
         hint = "; try --dtype fp32" if o.dtype != "fp32" else ""
         raise ArchscopeError(f"the {o.dtype} forward failed on {dev}{where} at batch {self.batch}: {text}{hint}") \
             from None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _environment(target: Target, options: BenchOptions, available: int | None) -> BenchEnvironment:

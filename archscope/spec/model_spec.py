@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from archscope.errors import ArchscopeError
+from archscope.util.text import positive_int
 
 MAX_YAML_BYTES = 2_000_000
 MAX_EXPANDED_NODES = 200_000
@@ -270,9 +271,7 @@ def _parse_scales(raw: Any, path: str, lines: dict[int, int]) -> dict[str, tuple
 
 
 def _positive_int(value: Any, key: str, path: str, line: int | None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ArchscopeError(f"'{key}' must be a positive integer, got {value!r}", file=path, line=line)
-    return value
+    return positive_int(value, f"'{key}'", file=path, line=line)
 
 
 def _positive_number(value: Any, key: str, path: str) -> float:

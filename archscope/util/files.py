@@ -1,4 +1,4 @@
-"""Writing output files whole or not at all."""
+"""Writing files whole or not at all: reports, plots, device specs."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import tempfile
 from archscope.errors import ArchscopeError
 
 
-def check_writable(path: str) -> None:
+def check_writable(path: str, what: str = "output") -> None:
     """Fail before any work is done if ``path`` cannot be written (missing folder, a directory, no permission)."""
     target = os.path.abspath(path)
     folder = os.path.dirname(target) or "."
     if os.path.isdir(target):
-        raise ArchscopeError("cannot write output: is a directory", file=path)
+        raise ArchscopeError(f"cannot write {what}: is a directory", file=path)
     if not os.path.isdir(folder):
-        raise ArchscopeError("cannot write output: folder does not exist", file=path)
+        raise ArchscopeError(f"cannot write {what}: folder does not exist", file=path)
     if not os.access(folder, os.W_OK) or (os.path.exists(target) and not os.access(target, os.W_OK)):
-        raise ArchscopeError("cannot write output: permission denied", file=path)
+        raise ArchscopeError(f"cannot write {what}: permission denied", file=path)
 
 
 def _umask() -> int:
@@ -26,9 +26,10 @@ def _umask() -> int:
     return current
 
 
-def write_atomic(path: str, text: str | bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place: readers never see half a file."""
-    check_writable(path)
+def write_atomic(path: str, text: str | bytes, what: str = "output") -> None:
+    """Write to a temporary file beside ``path`` and rename it into place: readers never see half a file.
+    The file gets the mode any new file gets (the umask), not mkstemp's 0600."""
+    check_writable(path, what)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".archscope-", suffix=".tmp", dir=folder)
     try:
@@ -40,4 +41,4 @@ def write_atomic(path: str, text: str | bytes) -> None:
     except OSError as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise ArchscopeError(f"cannot write output ({exc.strerror})", file=path) from None
+        raise ArchscopeError(f"cannot write {what} ({exc.strerror})", file=path) from None
