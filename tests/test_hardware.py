@@ -359,3 +359,16 @@ def test_real_quick_calibrate_smoke():
     assert time.perf_counter() - t0 < 5.0
     assert spec.peak("fp32") > 0 and spec.bandwidth > 0
     assert spec.name == "calibrated-cpu"
+
+
+def test_saved_device_file_gets_the_umask_mode_not_0600(tmp_path):
+    """`archscope calibrate -o x.yaml` once wrote mode 0600 (mkstemp's); a device file is shared like any other."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = save_device(load_device("m2"), tmp_path / "dev.yaml")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644

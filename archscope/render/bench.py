@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from archscope.render.markdown import md_table
 from archscope.render.units import fmt_from
 
 STATS_HEADER = ["batch", "runs", "median ms", "mean ms", "p10 ms", "p90 ms", "std ms", "img/s", "GFLOP/s", "GB/s",
@@ -124,9 +125,7 @@ def export(report, *, html: bool = False, width: int | None = None) -> str:
 
 def to_markdown(report) -> str:
     def md(header, rows):
-        align = ["---" if h in _LEFT else "---:" for h in header]
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-        return lines + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+        return md_table(header, rows, [h not in _LEFT for h in header])
 
     lines = [f"**{headline(report)}**", "", settings_line(report), ""]
     if roofline_line(report):

@@ -11,6 +11,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from archscope.render.markdown import md_table
 from archscope.render.units import fmt_shape
 
 _SCALE = {"flops": 1e9, "bytes": 1e6}
@@ -204,13 +205,9 @@ _MARK = {"red": " 🔴", "green": " 🟢"}
 
 
 def _md_table(header, rows, right_from: int) -> list[str]:
-    out = ["| " + " | ".join(header) + " |",
-           "|" + "|".join("---:" if i >= right_from else "---" for i in range(len(header))) + "|"]
-    for cells, tones in rows:
-        shown = [c.replace("|", "\\|") + (_MARK.get(t, "") if c and i >= right_from else "")
-                 for i, (c, t) in enumerate(zip(cells, tones))]
-        out.append("| " + " | ".join(shown) + " |")
-    return out
+    shown = [[c + (_MARK.get(t, "") if c and i >= right_from else "") for i, (c, t) in enumerate(zip(cells, tones))]
+             for cells, tones in rows]
+    return md_table(header, shown, [i >= right_from for i in range(len(header))])
 
 
 def to_markdown(comparison) -> str:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from archscope.render.markdown import md_table
 from archscope.render.units import attention_gflops_line, crosscheck_lines, finding_lines, fmt_args, fmt_shape, layer_cells, summary_line
 
 CSV_COLUMNS = [
@@ -39,11 +40,8 @@ def to_csv(report) -> str:
 
 def to_markdown(report, *, depth: int = 0) -> str:
     header, rows = layer_cells(report, depth=depth)
-    lines = [f"**{summary_line(report)}**", "", "| " + " | ".join(header) + " |",
-             "|" + "|".join("---:" if h not in ("module", "arguments", "output", "from", "bound") else "---"
-                            for h in header) + "|"]
-    for row in rows:
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    text_columns = ("module", "arguments", "output", "from", "bound")
+    lines = [f"**{summary_line(report)}**", "", *md_table(header, rows, [h not in text_columns for h in header])]
     notes = [line for line in (attention_gflops_line(report),) if line] + crosscheck_lines(report)
     notes += finding_lines(report)
     lines += ["", *(f"- {line}" for line in notes)] if notes else []

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from archscope.render.markdown import md_table
 from archscope.check.gate import FAIL, PASS, REFRESH
 
 _FIGURE = {  # figure -> (label, unit divisor, format)
@@ -73,10 +74,9 @@ def to_text(report, width: int = 160) -> str:
 
 
 def to_markdown(report) -> str:
+    rows = [_cells(result, _MD_VERDICT) for result in report.results]
     lines = [f"### archscope check: {'✅ passed' if report.passed else '❌ failed'}", "",
-             "| " + " | ".join(HEADER) + " |", "|---|---|---:|---:|---:|---|---|"]
-    for result in report.results:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(result, _MD_VERDICT)) + " |")
+             *md_table(HEADER, rows, [False, False, True, True, True, False, False])]
     lines += ["", summary(report), ""]
     return "\n".join(lines)
 
