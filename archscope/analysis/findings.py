@@ -8,6 +8,7 @@ the layer, its tokens, the size of its score matrix and its share of the model's
 
 from __future__ import annotations
 
+from archscope.util.units import human_bytes
 from archscope.reports.profile import Finding, LayerReport, ModelReport
 
 #: A layer is flagged when one attention score matrix it materialises reaches this many bytes (at the analysed
@@ -37,14 +38,9 @@ def _attention_message(report: ModelReport, layer: LayerReport, total_flops: int
         stride = report.model.imgsz[0] // h if h else 0
         where = f" at stride {stride}: {h * w:,} tokens ({h}x{w})"
     share = (layer.flops or 0) / total_flops if total_flops else 0.0
-    size = _human_bytes(layer.score_bytes or 0)
+    size = human_bytes(layer.score_bytes or 0)
     return (f"layer {layer.index} ({layer.module}){where} attend to {keys:,} keys: a {size} score matrix per "
             f"attention, every forward ({report.model.dtype}, batch {report.model.batch}); {share:.0%} of the model's "
             f"FLOPs. Downsample K/V (kv_strides: 2 -> 4x smaller) or attend at a deeper stage")
 
 
-def _human_bytes(n: int) -> str:
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n} B"

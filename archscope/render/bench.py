@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from archscope.util.units import fmt_sig
 from archscope.render.markdown import md_table
-from archscope.render.units import fmt_from
+from archscope.render.cells import fmt_from
 
 STATS_HEADER = ["batch", "runs", "median ms", "mean ms", "p10 ms", "p90 ms", "std ms", "img/s", "GFLOP/s", "GB/s",
                 "pred ms"]
@@ -24,11 +25,11 @@ LAYER_CSV = ["batch", "index", "from", "module", "median_ms", "mean_ms", "share"
 
 
 def _ms(value: float | None) -> str:
-    return "" if value is None else f"{value:.3g}" if value < 100 else f"{value:.0f}"
+    return fmt_sig(value, 3, whole_from=100, thousands=False)
 
 
 def _rate(value: float | None, scale: float = 1e9) -> str:
-    return "" if value is None else f"{value / scale:.3g}" if value / scale < 1000 else f"{value / scale:,.0f}"
+    return fmt_sig(value, 3, scale=scale)
 
 
 def stats_rows(report) -> list[list[str]]:
@@ -36,7 +37,7 @@ def stats_rows(report) -> list[list[str]]:
     for s in report.batches:
         runs = f"{s.runs}" + (f" ({s.outliers} out)" if s.outliers else "")
         rows.append([str(s.batch), runs, _ms(s.median_ms), _ms(s.mean_ms), _ms(s.p10_ms), _ms(s.p90_ms),
-                     _ms(s.std_ms), f"{s.images_per_s:.3g}" if s.images_per_s < 1000 else f"{s.images_per_s:,.0f}",
+                     _ms(s.std_ms), fmt_sig(s.images_per_s, 3),
                      _rate(s.achieved_flops_per_s), _rate(s.achieved_bytes_per_s), _ms(s.predicted_ms)])
     return rows
 

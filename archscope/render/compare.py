@@ -11,8 +11,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from archscope.util.units import fmt_sig
 from archscope.render.markdown import md_table
-from archscope.render.units import fmt_shape
+from archscope.render.cells import fmt_shape
 
 _SCALE = {"flops": 1e9, "bytes": 1e6}
 LAYER_FIGURES = ("params", "flops", "attention_flops", "bytes_unfused", "predicted_ms", "measured_ms")
@@ -24,8 +25,7 @@ def fmt_value(value, kind: str) -> str:
         return ""
     if kind == "count":
         return f"{int(value):,}"
-    x = value / _SCALE.get(kind, 1.0)
-    return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:.4g}"
+    return fmt_sig(value, 4, scale=_SCALE.get(kind, 1.0))
 
 
 def fmt_delta(delta, kind: str) -> str:

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from archscope.render.units import attention_gflops_line, crosscheck_lines, finding_lines, layer_cells, summary_line
+from archscope.render.cells import attention_gflops_line, crosscheck_lines, finding_lines, layer_cells, summary_line
 
 _RIGHT = {"#", "n", "params", "GFLOPs", "MB moved", "FLOP/B", "act MB", "attn GFLOPs", "pred ms"}
 _SHRINKABLE = {"arguments": 30, "output": 22, "module": 28}  # everything else keeps its full width

@@ -1,27 +1,12 @@
-"""Number formatting and the shared row layout used by the table, Markdown and HTML renderers."""
+"""The cells of a profile report: the per-layer rows and the summary lines shared by the table, Markdown and HTML
+renderers (numbers formatted by :mod:`archscope.util.units`)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-
-def fmt_int(value: int | None) -> str:
-    return "" if value is None else f"{value:,}"
-
-
-def fmt_g(value: float | None, scale: float = 1e9, digits: int = 2) -> str:
-    return "" if value is None else f"{value / scale:.{digits}f}"
-
-
-def fmt_bytes(value: int | None) -> str:
-    """Decimal megabytes (1 MB = 1e6 bytes), as memory bandwidth figures are quoted."""
-    return "" if value is None else f"{value / 1e6:.2f}"
-
-
-def fmt_ms(value: float | None) -> str:
-    """Three significant digits: roofline times span microseconds (A100) to seconds (a Pi)."""
-    return "" if value is None else f"{value:.3g}"
+from archscope.util.units import fmt_bytes, fmt_g, fmt_int, fmt_ms
 
 
 def fmt_args(args: Any, limit: int = 48) -> str:
