@@ -8,6 +8,7 @@ the layer, its tokens, the size of its score matrix and its share of the model's
 
 from __future__ import annotations
 
+from archscope.util.shapes import feature_stride
 from archscope.util.units import human_bytes
 from archscope.reports.profile import Finding, LayerReport, ModelReport
 
@@ -35,7 +36,7 @@ def _attention_message(report: ModelReport, layer: LayerReport, total_flops: int
     shape = layer.output_shape
     if isinstance(shape, list) and len(shape) == 4 and all(isinstance(v, int) for v in shape):
         h, w = shape[2], shape[3]
-        stride = report.model.imgsz[0] // h if h else 0
+        stride = feature_stride(report.model.imgsz[0], h)
         where = f" at stride {stride}: {h * w:,} tokens ({h}x{w})"
     share = (layer.flops or 0) / total_flops if total_flops else 0.0
     size = human_bytes(layer.score_bytes or 0)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archscope.errors import ArchscopeError
+from archscope.util.shapes import feature_stride
 from archscope.vocab import ACTIVATIONS
 from archscope.build.registry import ChannelContext, Registry
 from archscope.build.catalog import default_registry
@@ -223,11 +224,6 @@ def _short(args) -> str:
 # ------------------------------------------------------------------------------------------- shapes
 
 
-def nominal_stride(size: int, out: int) -> int:
-    """Power-of-two stride that maps ``size`` to ``out`` (exact for divisible sizes, nearest otherwise)."""
-    if out <= 0:
-        return 0
-    return 2 ** round(math.log2(size / out)) if size >= out else 1
 
 
 def shape_of(value: Any) -> Any:
@@ -254,7 +250,7 @@ def _propagate(model, spec, infos, options, ch_in):
     def record(i, out):
         shapes[i] = shape_of(out)
         if isinstance(shapes[i], list) and len(shapes[i]) == 4 and all(isinstance(d, int) for d in shapes[i]):
-            strides[i] = nominal_stride(h, shapes[i][2])
+            strides[i] = feature_stride(h, shapes[i][2])
 
     from archscope.build.meta import shape_only  # answers common ops from shapes: keeps torch._dynamo unimported
 
@@ -289,7 +285,7 @@ def _probe_max_stride(model, options, ch_in) -> int:
     def record(_, out):
         shape = shape_of(out)
         if isinstance(shape, list) and len(shape) == 4 and all(isinstance(d, int) for d in shape):
-            found.append(nominal_stride(h, shape[2]))
+            found.append(feature_stride(h, shape[2]))
 
     try:
         with torch.no_grad(), shape_only():

@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
+from archscope.util.shapes import feature_stride
 from archscope.errors import ArchscopeError
 from archscope.devices.spec import DeviceSpec, device_from_dict
 from archscope.reports.profile import ModelReport, load_report
@@ -273,7 +274,7 @@ def stage_of(layer, imgsz: Sequence[int]) -> int | str:
     """The stride a layer works at (input height / output height), or "head" for a non-feature-map output."""
     shape = layer.output_shape
     if isinstance(shape, list) and len(shape) == 4 and all(isinstance(d, int) for d in shape) and shape[2] > 0:
-        return max(1, round(imgsz[0] / shape[2]))
+        return max(1, feature_stride(imgsz[0], shape[2]))
     return HEAD
 
 
