@@ -1,0 +1,106 @@
+"""What every command shares: the option choices (from the vocabulary), the one error handler, the output
+path (an atomic ``-o`` file, the table, or stdout) and loading user blocks."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from enum import Enum
+from typing import Optional
+
+import typer
+
+from archscope.errors import ArchscopeError
+from archscope.vocab import ANALYSIS_DTYPES, FORMAT_ALIASES, FORMATS
+
+# Choices as Enums built from the vocabulary, so --help, the API and the renderers name the same words.
+OutputFormat = Enum("OutputFormat", {f: f for f in (*FORMATS, *FORMAT_ALIASES)}, type=str)  # type: ignore[misc]
+Dtype = Enum("Dtype", {d: d for d in ANALYSIS_DTYPES}, type=str)  # type: ignore[misc]
+
+
+class Counter(str, Enum):
+    fvcore = "fvcore"
+    thop = "thop"
+
+
+def fail(message: str, code: int) -> None:
+    typer.echo(f"archscope: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def handles_errors(command):
+    """Input errors -> one line on stderr and exit 2; anything else -> one line and exit 1 (no traceback
+    unless ARCHSCOPE_DEBUG is set)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ArchscopeError as exc:
+            fail(str(exc), 2)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except typer.Exit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the contract is: never a traceback for the user
+            if os.environ.get("ARCHSCOPE_DEBUG"):
+                raise
+            detail = " ".join(str(exc).split())[:300]
+            fail(f"internal error ({type(exc).__name__}: {detail}); set ARCHSCOPE_DEBUG=1 for the traceback", 1)
+
+    return wrapper
+
+
+def emit_report(report, fmt: Optional[OutputFormat], output: Optional[str], depth: int) -> None:
+    from archscope.render.formats import format_for, render_text
+
+    chosen = format_for(output, fmt.value if fmt else None)
+    if output or chosen != "table":  # the table shows them itself; elsewhere they must not vanish into a file
+        for finding in getattr(report, "findings", []):
+            typer.echo(f"archscope: warning: {finding.message}", err=True)
+    from archscope.render.table import print_report
+
+    deliver(chosen, output, "report", lambda fmt: render_text(report, fmt, depth=depth),
+             lambda: print_report(report, depth=depth))
+
+
+def deliver(chosen: str, output: Optional[str], what: str, render, print_table) -> None:
+    """One output path for every command: ``-o`` file (atomic), the Rich table, or text on stdout."""
+    from archscope.util.files import write_atomic
+
+    if output:
+        write_atomic(output, render(chosen))
+        typer.echo(f"wrote {chosen} {what} to {output}", err=True)
+    elif chosen == "table":
+        print_table()
+    else:
+        sys.stdout.write(render(chosen))
+
+
+
+
+def load_user_blocks(blocks: Optional[list[str]]) -> None:
+    from archscope.build.plugins import load_blocks
+
+    for item in blocks or ():
+        load_blocks(item)
+
+
+def check_plot(path: str) -> None:
+    """Before any work: a known picture suffix, a writable place, and matplotlib installed."""
+    from archscope.util.files import check_writable
+    from archscope.render.plot import _matplotlib, plot_format
+
+    plot_format(path)
+    check_writable(path)
+    _matplotlib()
+
+
+def save_plot(comparison, path: str) -> None:
+    from archscope.render.plot import save_plot
+
+    save_plot(comparison, path)
+    typer.echo(f"wrote roofline plot to {path}", err=True)
+
+

@@ -1,0 +1,87 @@
+"""``archscope compare`` and ``archscope snapshot``: models side by side, and a baseline report for ``check``."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from archscope.errors import ArchscopeError
+
+from archscope.cli.common import Dtype, OutputFormat, check_plot, deliver, load_user_blocks, save_plot, handles_errors
+
+
+@handles_errors
+def compare(
+    models: list[str] = typer.Argument(..., help="Two or more model YAMLs (file.yaml:s picks scale s) or report "
+                                       "JSON files; the first is the reference."),
+    imgsz: str = typer.Option("640", "--imgsz", help="Input size for the YAMLs: 640 or HxW."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Batch size for the YAMLs."),
+    nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: each YAML's nc)."),
+    ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: each YAML's)."),
+    dtype: Dtype = typer.Option(Dtype("fp32"), "--dtype", help="Element type for bytes moved and the roofline."),
+    device_spec: str = typer.Option("cpu", "--device-spec", "--device", help="Roofline device for predicted "
+                                    "times and the plot: a preset or a YAML/JSON file."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default), json, csv, "
+                                               "markdown or html; or from the -o file's suffix."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the comparison to this file."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Draw the roofline with every layer of every model "
+                                       "(.png, .svg or .html; needs matplotlib)."),
+    bench: bool = typer.Option(False, "--bench", help="Also measure each YAML model's latency (archscope bench)."),
+    bench_device: str = typer.Option("auto", "--bench-device", help="Where --bench runs: auto, cpu, cuda, mps."),
+    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
+                                               "blocks; repeatable."),
+) -> None:
+    """Models side by side: totals with deltas and ratios against the first, and the layers that differ."""
+    load_user_blocks(blocks)
+    from archscope.api import compare as run_compare
+    from archscope.render.formats import format_for
+    from archscope.util.files import check_writable
+
+    chosen = format_for(output, fmt.value if fmt else None)
+    if output:
+        check_writable(output)
+    if plot:
+        check_plot(plot)
+    comparison = run_compare(models, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
+                             device_spec=device_spec, bench=bench, bench_device=bench_device)
+    from archscope.render.compare import print_comparison, render_comparison
+
+    deliver(chosen, output, "comparison", lambda fmt: render_comparison(comparison, fmt),
+             lambda: print_comparison(comparison))
+    if plot:
+        save_plot(comparison, plot)
+
+
+@handles_errors
+def snapshot(
+    model: str = typer.Argument(..., help="Model YAML (file.yaml:s picks scale s)."),
+    output: str = typer.Option("archscope-baseline.json", "--output", "-o", help="Where to write the baseline."),
+    scale: Optional[str] = typer.Option(None, "--scale", "-s", help="Scale to build."),
+    imgsz: str = typer.Option("640", "--imgsz", help="Input size: 640 or HxW."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
+    nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: the YAML's)."),
+    ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: the YAML's)."),
+    dtype: Dtype = typer.Option(Dtype("fp32"), "--dtype", help="Element type for bytes moved and the roofline."),
+    device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Also record roofline "
+                                              "times on this device (checked by check --baseline)."),
+    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
+                                               "blocks; repeatable."),
+) -> None:
+    """Write a baseline report (the JSON report plus its settings) for 'archscope check --baseline'."""
+    load_user_blocks(blocks)
+    from archscope.api import snapshot as take
+    from archscope.render.data import to_json
+    from archscope.util.files import check_writable, write_atomic
+    from archscope.spec.sources import parse_source
+
+    check_writable(output)
+    source = parse_source(model)
+    if source.scale and scale and source.scale != scale:
+        raise ArchscopeError(f"two scales given: ':{source.scale}' and --scale {scale}", file=source.path)
+    report = take(source.path, scale=source.scale or scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch,
+                  dtype=dtype.value, device_spec=device_spec)
+    write_atomic(output, to_json(report))
+    t = report.totals
+    typer.echo(f"wrote baseline for {model} to {output}: {t.params:,} params, {t.flops / 1e9:.3f} GFLOPs, "
+               f"{t.bytes_unfused / 1e6:.2f} MB moved")

@@ -1,0 +1,54 @@
+"""``archscope profile``: one model, layer by layer."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from archscope.cli.common import Counter, Dtype, OutputFormat, check_plot, emit_report, save_plot, handles_errors
+
+
+@handles_errors
+def profile(
+    model: str = typer.Argument(..., help="Model YAML (Ultralytics package or YOLOv5 repository dialect)."),
+    scale: Optional[str] = typer.Option(None, "--scale", "-s", help="Scale to build (default: the YAML's "
+                                        "'scale' key, else its first scale)."),
+    imgsz: str = typer.Option("640", "--imgsz", help="Input size: 640 or HxW such as 640x384."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
+    nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: the YAML's nc)."),
+    ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: the YAML's ch, else 3)."),
+    fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="Output format (default: table, or "
+                                               "from the -o file's suffix)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    depth: int = typer.Option(0, "--depth", "-d", help="Show sub-modules down to this depth under each layer."),
+    dtype: Dtype = typer.Option(Dtype("fp32"), "--dtype", help="Element type for bytes moved and the roofline."),
+    device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Roofline device: a preset "
+                                              "(see 'archscope devices') or a YAML/JSON file."),
+    real: bool = typer.Option(False, "--real", help="Count on real CPU tensors instead of the meta device "
+                              "(same figures, much slower)."),
+    counter: Optional[Counter] = typer.Option(None, "--counter", help="Also report this tool's totals "
+                                              "(optional extra: pip install 'archscope[fvcore]')."),
+    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
+                                               "blocks; repeatable."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Also draw the roofline with every layer as a point "
+                                       "(.png, .svg or .html; on --device-spec, default cpu; needs matplotlib)."),
+) -> None:
+    """Per-layer parameters, shapes, FLOPs, bytes moved, arithmetic intensity and roofline time of a model YAML."""
+    from archscope.api import profile as run_profile
+    from archscope.util.files import check_writable
+
+    if output:
+        check_writable(output)  # fail before the work, not after it
+    if plot:
+        check_plot(plot)
+        device_spec = device_spec or "cpu"  # the picture needs a roof
+    report = run_profile(model, scale=scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
+                         device_spec=device_spec, depth=depth, real=real,
+                         counter=counter.value if counter else None, blocks=blocks or ())
+    emit_report(report, fmt, output, depth)
+    if plot:
+        from archscope.compare.comparison import compare_reports
+        from archscope.devices.presets import load_device
+
+        save_plot(compare_reports([report], device=load_device(device_spec)), plot)
