@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from archscope.reports.profile import ModelReport
 
 
-def profile(*args: Any, **kwargs: Any) -> "ModelReport":
+def profile(*args: Any, **kwargs: Any) -> ModelReport:
     from archscope.api import profile as _profile
 
     return _profile(*args, **kwargs)
@@ -40,7 +40,7 @@ def load_blocks(source: str) -> list[str]:
     return _load(source)
 
 
-def bench(*args: Any, **kwargs: Any) -> "BenchReport":
+def bench(*args: Any, **kwargs: Any) -> BenchReport:
     from archscope.api import bench as _bench
 
     return _bench(*args, **kwargs)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from archscope.errors import ArchscopeError
-from archscope.vocab import ANALYSIS_DTYPES, BENCH_DTYPES
 from archscope.reports.profile import ModelReport
+from archscope.vocab import ANALYSIS_DTYPES, BENCH_DTYPES
 
 
 def parse_imgsz(value: int | str | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -63,9 +64,9 @@ def profile(
     ``analyse=False`` gives only structure, parameters and shapes; ``blocks`` names user block files or modules to
     register first (see :mod:`archscope.plugins`).
     """
-    from archscope.build.builder import BuildOptions, build_model
     from archscope.analysis.findings import find_issues
     from archscope.analysis.to_report import add_costs, add_roofline, make_report
+    from archscope.build.builder import BuildOptions, build_model
     from archscope.spec.model_spec import load_spec
 
     if dtype not in ANALYSIS_DTYPES:
@@ -115,8 +116,8 @@ def _crosscheck(built, counter: str, report: ModelReport) -> dict[str, Any]:
 
     import torch
 
-    from archscope.build.materialize import materialize
     from archscope.analysis.crosscheck import crosscheck
+    from archscope.build.materialize import materialize
 
     real = copy.copy(built)
     real.model = copy.deepcopy(built.model)
@@ -137,16 +138,16 @@ def _crosscheck(built, counter: str, report: ModelReport) -> dict[str, Any]:
 # --- compare, snapshot, check: they work on reports; a YAML is profiled first, a report JSON read as it is ----------
 
 if TYPE_CHECKING:
-    from archscope.compare.comparison import Comparison, Measurement
-    from archscope.check.targets import CheckTarget
     from archscope.check.gate import CheckReport
+    from archscope.check.targets import CheckTarget
+    from archscope.compare.comparison import Comparison, Measurement
     from archscope.spec.sources import Source
 
 Measure = Callable[..., "Measurement"]  # (source, *, imgsz, batch, dtype, device) -> Measurement
 
 
 def compare(
-    sources: Sequence["str | Source | ModelReport"],
+    sources: Sequence[str | Source | ModelReport],
     *,
     imgsz: int | str | tuple[int, int] = 640,
     batch: int = 1,
@@ -157,7 +158,7 @@ def compare(
     bench: bool = False,
     bench_device: str = "auto",
     measure: Measure | None = None,
-) -> "Comparison":
+) -> Comparison:
     """Profile (or read) two or more models and put them side by side; the first is the reference.
 
     ``sources``: YAML paths (``"m.yaml:s"`` picks a scale), report JSON paths, or ModelReports. ``bench=True`` adds
@@ -188,7 +189,7 @@ def compare(
     return compare_reports(reports, device=device, sources=names, measurements=measured)
 
 
-def bench_measure(source: "Source", *, imgsz, batch: int, dtype: str, device: str) -> "Measurement":
+def bench_measure(source: Source, *, imgsz, batch: int, dtype: str, device: str) -> Measurement:
     """The default ``measure`` of compare: archscope bench's median forward time, and per layer where it has it."""
     from archscope.compare.comparison import Measurement
 
@@ -218,7 +219,7 @@ def snapshot(
     return report
 
 
-def check(targets: Sequence["CheckTarget"]) -> "CheckReport":
+def check(targets: Sequence[CheckTarget]) -> CheckReport:
     """Profile every target and run its gates (budgets and/or baseline)."""
     from archscope.check.gate import CheckReport, check_baseline, check_budgets
     from archscope.reports.profile import read_report
@@ -234,7 +235,7 @@ def check(targets: Sequence["CheckTarget"]) -> "CheckReport":
     return outcome
 
 
-def rerun_settings(target: "CheckTarget", baseline: ModelReport | None) -> dict[str, Any]:
+def rerun_settings(target: CheckTarget, baseline: ModelReport | None) -> dict[str, Any]:
     """Profile options for a check: the defaults, then what the baseline was made with, then the target's own."""
     settings: dict[str, Any] = {"scale": None, "imgsz": 640, "batch": 1, "dtype": "fp32", "nc": None, "ch": None,
                                 "device_spec": None}
@@ -321,8 +322,8 @@ def bench(
     preset saved by ``archscope calibrate --save-default``, else the generic ``cpu`` preset).
     ``progress(phase, done, total)`` is called as the runs go.
     """
-    from archscope.measure.runner import BenchOptions, resolve_device, run_bench, target_for
     from archscope.build.builder import BuildOptions, build_model
+    from archscope.measure.runner import BenchOptions, resolve_device, run_bench, target_for
     from archscope.spec.model_spec import load_spec
 
     if dtype not in BENCH_DTYPES:
@@ -369,7 +370,7 @@ def _roofline_device(device_spec: str | None, dtype: str):
     return spec, origin, hint
 
 
-def load_source(source: "Source | str", **options: Any) -> ModelReport:
+def load_source(source: Source | str, **options: Any) -> ModelReport:
     """Profile a YAML with ``options`` (archscope.profile's keywords), or read a report JSON as recorded."""
     from archscope.reports.profile import read_report
     from archscope.spec.sources import Source, parse_source

@@ -29,7 +29,7 @@ class ArchscopeError(Exception):
         self.layer = layer
         self.module = module
 
-    def located(self, *, file=None, line=None, layer=None, module=None) -> "ArchscopeError":
+    def located(self, *, file=None, line=None, layer=None, module=None) -> ArchscopeError:
         """Fill in location fields that are still unknown (inner code rarely knows the file)."""
         self.file = self.file or file
         self.line = self.line if self.line is not None else line

@@ -15,8 +15,8 @@ import copy
 from dataclasses import replace
 from typing import Any
 
-from archscope.build.builder import BuiltModel
 from archscope.analysis.records import CostTotals, LayerCosts, ModelCosts
+from archscope.build.builder import BuiltModel
 
 __all__ = ["analyze"]
 
@@ -31,10 +31,10 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
     import torch
 
     from archscope.analysis.conventions import ConventionCounter, ultralytics_suppresses_functional
-    from archscope.analysis.mode import CountingMode, ModuleTracker, Recorder, elements, tensors_in
-    from archscope.vocab import canonical_dtype, dtype_bytes
-    from archscope.build.meta import MetaSdpaAsCpu
     from archscope.analysis.memory import live_bytes
+    from archscope.analysis.mode import CountingMode, ModuleTracker, Recorder, elements, tensors_in
+    from archscope.build.meta import MetaSdpaAsCpu
+    from archscope.vocab import canonical_dtype, dtype_bytes
 
     bpe = dtype_bytes(dtype)
     model = built.model

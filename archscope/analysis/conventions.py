@@ -31,8 +31,8 @@ Ultralytics 8.0-8.2 profile the full image instead; so does archscope.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import prod
-from typing import Callable
 
 from torch import nn
 

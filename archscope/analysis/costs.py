@@ -29,8 +29,9 @@ bytes, and are listed in the report (``ModelCosts.uncounted_ops``) so that nothi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import prod
-from typing import Any, Callable
+from typing import Any
 
 # --------------------------------------------------------------------------------------------- the table
 

@@ -8,9 +8,9 @@ the layer, its tokens, the size of its score matrix and its share of the model's
 
 from __future__ import annotations
 
+from archscope.reports.profile import Finding, LayerReport, ModelReport
 from archscope.util.shapes import feature_stride
 from archscope.util.units import human_bytes
-from archscope.reports.profile import Finding, LayerReport, ModelReport
 
 #: A layer is flagged when one attention score matrix it materialises reaches this many bytes (at the analysed
 #: batch and dtype). 128 MiB is far above any windowed or deep-stage attention in the official configs (YOLO11's

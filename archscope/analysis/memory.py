@@ -14,7 +14,7 @@ only during its own step. Weights are not activations and are not included.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def live_bytes(output_bytes: Sequence[int], sources: Sequence[Sequence[int]], input_bytes: int) -> list[int]:

@@ -9,7 +9,6 @@ time); the op costs come from :mod:`archscope.analysis.costs`.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch

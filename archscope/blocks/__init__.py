@@ -1,4 +1,3 @@
 """Built-in blocks, one module per family; importing this package registers them all."""
 
-from archscope.blocks import common, csp, gelan, yolov10, attention, heads, rtdetr  # noqa: F401
-from archscope.blocks import efficientformer, emo, mobilenetv4  # noqa: F401
+from archscope.blocks import attention, common, csp, efficientformer, emo, gelan, heads, mobilenetv4, rtdetr, yolov10  # noqa: F401  # noqa: F401

@@ -21,9 +21,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from archscope.build.registry import INNER, ScaledOut, block
 from archscope.blocks.common import Conv
 from archscope.blocks.csp import C2f, C3k
+from archscope.build.registry import INNER, ScaledOut, block
 
 
 def _need_equal_channels(name: str, c1: int, c2: int) -> None:

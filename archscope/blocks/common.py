@@ -14,9 +14,10 @@ import math
 import torch
 from torch import nn
 
+from archscope.build.registry import ConcatChannels, CustomRule, InputOnly, Resolved, SameAsInput, ScaledOut, block
 from archscope.errors import ArchscopeError
 from archscope.vocab import ACTIVATIONS
-from archscope.build.registry import ConcatChannels, CustomRule, InputOnly, Resolved, SameAsInput, ScaledOut, block
+
 
 @dataclasses.dataclass
 class BuildContext:

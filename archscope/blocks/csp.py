@@ -10,13 +10,12 @@ YOLOv8 ResNet classifiers.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-import torch.nn.functional as F
-
-from archscope.errors import ArchscopeError
-from archscope.build.registry import INNER, CustomRule, Resolved, ScaledOut, block
 from archscope.blocks.common import Conv, DWConv, GhostConv, RepConv
+from archscope.build.registry import INNER, CustomRule, Resolved, ScaledOut, block
+from archscope.errors import ArchscopeError
 
 
 def _c3k2_scale_args(args, scale):

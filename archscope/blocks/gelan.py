@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archscope.errors import ArchscopeError
-from archscope.build.registry import CustomRule, FixedOut, Resolved, ScaledOut, block
 from archscope.blocks.common import Conv, RepConv, autopad
 from archscope.blocks.csp import C3, Bottleneck
+from archscope.build.registry import CustomRule, FixedOut, Resolved, ScaledOut, block
+from archscope.errors import ArchscopeError
 
 
 class RepBottleneck(Bottleneck):

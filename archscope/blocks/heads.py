@@ -37,11 +37,10 @@ import math
 import torch
 from torch import nn
 
+from archscope.blocks.common import Conv, DWConv, current_context
+from archscope.build.registry import FixedOut, HeadInputs, block
 from archscope.errors import ArchscopeError
 from archscope.util.text import positive_int
-from archscope.build.registry import FixedOut, HeadInputs, block
-from archscope.blocks.common import Conv, DWConv, current_context
-
 
 # ------------------------------------------------------------------------------------------------ helpers
 

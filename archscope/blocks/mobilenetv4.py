@@ -19,9 +19,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from archscope.util.text import positive_int
+from archscope.blocks.csp import C3, C2f
 from archscope.build.registry import INNER, OUTER, SameAsInput, ScaledOut, block
-from archscope.blocks.csp import C2f, C3
+from archscope.util.text import positive_int
 
 
 def _conv_bn(c1: int, c2: int, k: int = 1, s: int = 1, groups: int = 1, norm: bool = False,

@@ -23,10 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archscope.errors import ArchscopeError
-from archscope.build.registry import CustomRule, RepeatRule, Resolved, SameAsInput, _channel_arg, block
 from archscope.blocks.common import Conv, DWConv
-
+from archscope.build.registry import CustomRule, RepeatRule, Resolved, SameAsInput, _channel_arg, block
+from archscope.errors import ArchscopeError
 
 # ------------------------------------------------------------------------------------------ channel rules
 

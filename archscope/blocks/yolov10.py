@@ -10,10 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from archscope.build.registry import INNER, SameAsInput, ScaledOut, block
 from archscope.blocks.attention import Attention, _need_equal_channels, _psa_heads
 from archscope.blocks.common import Conv
 from archscope.blocks.csp import C2f
+from archscope.build.registry import INNER, SameAsInput, ScaledOut, block
 
 
 @block(family="yolov10", channels=ScaledOut())

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from archscope.errors import ArchscopeError
-from archscope.vocab import CONVENTIONS
 from archscope.reports.profile import ModelReport
+from archscope.vocab import CONVENTIONS
 
 SCHEMA = "archscope.check/1"
 PASS, FAIL, REFRESH = "pass", "fail", "refresh"

@@ -18,16 +18,15 @@ baseline = "archscope-baseline.json"
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from archscope.vocab import ANALYSIS_DTYPES, CONVENTIONS
+from archscope.check.gate import Budgets, parse_quantity, parse_tolerance
 from archscope.errors import ArchscopeError
 from archscope.util.text import did_you_mean
-from archscope.check.gate import Budgets, parse_quantity, parse_tolerance
+from archscope.vocab import ANALYSIS_DTYPES, CONVENTIONS
 
 if sys.version_info >= (3, 11):
     import tomllib

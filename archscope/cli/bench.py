@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from archscope.cli.common import OutputFormat, deliver, load_user_blocks, handles_errors
+from archscope.cli.common import OutputFormat, deliver, handles_errors, load_user_blocks
 
 
 @handles_errors
@@ -43,8 +43,8 @@ def bench(
     load_user_blocks(blocks)
     from archscope.api import bench as run_bench
     from archscope.render.formats import format_for
-    from archscope.util.files import check_writable
     from archscope.render.progress import progress_bar
+    from archscope.util.files import check_writable
 
     if output:
         check_writable(output)

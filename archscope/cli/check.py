@@ -8,9 +8,8 @@ from typing import Optional
 
 import typer
 
+from archscope.cli.common import Dtype, OutputFormat, handles_errors, load_user_blocks
 from archscope.errors import ArchscopeError
-
-from archscope.cli.common import Dtype, OutputFormat, load_user_blocks, handles_errors
 
 
 @handles_errors
@@ -46,8 +45,8 @@ def check(
     $GITHUB_STEP_SUMMARY when it is set."""
     load_user_blocks(blocks)
     from archscope.api import check as run_check
-    from archscope.check.targets import resolve_targets
     from archscope.check.gate import budgets_from_options
+    from archscope.check.targets import resolve_targets
 
     chosen = _check_format(fmt)
     budgets = budgets_from_options(max_params=max_params, max_gflops=max_gflops, max_bytes=max_bytes,

@@ -89,8 +89,8 @@ def load_user_blocks(blocks: Optional[list[str]]) -> None:
 
 def check_plot(path: str) -> None:
     """Before any work: a known picture suffix, a writable place, and matplotlib installed."""
-    from archscope.util.files import check_writable
     from archscope.render.plot import _matplotlib, plot_format
+    from archscope.util.files import check_writable
 
     plot_format(path)
     check_writable(path)

@@ -6,9 +6,8 @@ from typing import Optional
 
 import typer
 
+from archscope.cli.common import Dtype, OutputFormat, check_plot, deliver, handles_errors, load_user_blocks, save_plot
 from archscope.errors import ArchscopeError
-
-from archscope.cli.common import Dtype, OutputFormat, check_plot, deliver, load_user_blocks, save_plot, handles_errors
 
 
 @handles_errors
@@ -72,8 +71,8 @@ def snapshot(
     load_user_blocks(blocks)
     from archscope.api import snapshot as take
     from archscope.render.data import to_json
-    from archscope.util.files import check_writable, write_atomic
     from archscope.spec.sources import parse_source
+    from archscope.util.files import check_writable, write_atomic
 
     check_writable(output)
     source = parse_source(model)

@@ -7,9 +7,8 @@ from typing import Optional
 
 import typer
 
-from archscope.errors import ArchscopeError
-
 from archscope.cli.common import OutputFormat, handles_errors
+from archscope.errors import ArchscopeError
 
 
 @handles_errors
@@ -22,8 +21,8 @@ def blocks(
     from rich.console import Console
     from rich.table import Table
 
-    from archscope.build.plugins import entry_point_names, load_blocks
     from archscope.build.catalog import default_registry
+    from archscope.build.plugins import entry_point_names, load_blocks
 
     registry = default_registry()
     for item in user_blocks or ():

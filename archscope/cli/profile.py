@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from archscope.cli.common import Counter, Dtype, OutputFormat, check_plot, emit_report, save_plot, handles_errors
+from archscope.cli.common import Counter, Dtype, OutputFormat, check_plot, emit_report, handles_errors, save_plot
 
 
 @handles_errors

@@ -9,14 +9,15 @@ at (input height / output height; heads, whose outputs are not feature maps, for
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
-from archscope.util.shapes import feature_stride
-from archscope.errors import ArchscopeError
 from archscope.devices.spec import DeviceSpec, device_from_dict
+from archscope.errors import ArchscopeError
 from archscope.reports.profile import ModelReport, load_report
 from archscope.spec.sources import parse_source
+from archscope.util.shapes import feature_stride
 
 SCHEMA = "archscope.compare/1"
 HEAD = "head"
@@ -61,7 +62,7 @@ class Measurement:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Measurement":
+    def from_dict(cls, data: dict[str, Any]) -> Measurement:
         layers = data.get("layer_ms")
         return cls(float(data["median_ms"]), {int(k): float(v) for k, v in layers.items()} if layers else None,
                    data.get("device"))
@@ -149,7 +150,7 @@ class Comparison:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Comparison":
+    def from_dict(cls, data: dict[str, Any]) -> Comparison:
         """Rebuild from the inputs kept in the JSON (reports, labels, device, measurements); the rest is derived."""
         if data.get("schema") != SCHEMA:
             raise ArchscopeError(f"not an {SCHEMA} file (schema {data.get('schema')!r})")

@@ -6,21 +6,16 @@
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
-import json
 import math
-import os
-import tempfile
 import time
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
-import yaml
-
-from archscope.errors import ArchscopeError
 from archscope.devices.spec import DeviceSpec
+from archscope.errors import ArchscopeError
 from archscope.vocab import CALIBRATE_DTYPES, canonical_dtype, torch_dtype
+
 
 @dataclass
 class Backend:
@@ -146,7 +141,7 @@ def calibrate(
             prev_tf32 = torch.backends.cuda.matmul.allow_tf32
             torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
         try:
-            def make(n: int) -> Callable[[], Any]:
+            def make(n: int, dtype: str = dtype, tdtype: Any = tdtype) -> Callable[[], Any]:
                 if dtype == "int8":
                     mm = getattr(torch, "_int_mm", None)
                     if mm is None:

@@ -19,22 +19,12 @@ No torch here.
 
 from __future__ import annotations
 
-import datetime as _dt
-import difflib
-import json
-import math
 import os
-import tempfile
-import time
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from dataclasses import replace
 
-import yaml
-
+from archscope.devices.spec import DeviceSpec, load_device_file
 from archscope.errors import ArchscopeError
 from archscope.util.text import close_matches
-from archscope.devices.spec import DeviceSpec, load_device_file
 
 # --------------------------------------------------------------------------------------------------------------------
 # Presets. T = 1e12, G = 1e9.

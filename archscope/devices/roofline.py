@@ -21,8 +21,9 @@ ratios between layers or models mean something.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from archscope.devices.spec import DeviceSpec
 from archscope.vocab import canonical_dtype
@@ -141,7 +142,7 @@ class RooflineResult:
         raise KeyError(index)
 
 
-def op_roofline(device: DeviceSpec, dtype: str, op: "OpRecord") -> OpRoofline:
+def op_roofline(device: DeviceSpec, dtype: str, op: OpRecord) -> OpRoofline:
     compute_s, memory_s = op_seconds(device, dtype, op.flops, op.bytes)
     return OpRoofline(op.op, op.layer, op.path, op.flops, op.bytes, compute_s * 1e3, memory_s * 1e3)
 
@@ -157,7 +158,7 @@ def _prefixes(path: str) -> list[str]:
 def roofline(
     device: DeviceSpec,
     dtype: str,
-    ops: Iterable["OpRecord"],
+    ops: Iterable[OpRecord],
     *,
     layers: Iterable[int] | None = None,
     submodules: bool = False,
@@ -210,13 +211,13 @@ def roofline(
 
 
 def submodule_roofline(
-    device: DeviceSpec, dtype: str, ops: Iterable["OpRecord"], layer: int
+    device: DeviceSpec, dtype: str, ops: Iterable[OpRecord], layer: int
 ) -> dict[str, LayerRoofline]:
     """Per sub-module path of one layer, at every depth ("" = the whole layer)."""
     return roofline(device, dtype, (op for op in ops if op.layer == layer), submodules=True).submodules.get(layer, {})
 
 
-def fused_roofline(device: DeviceSpec, dtype: str, layers: Iterable["LayerCosts"]) -> list[LayerRoofline]:
+def fused_roofline(device: DeviceSpec, dtype: str, layers: Iterable[LayerCosts]) -> list[LayerRoofline]:
     """The optimistic variant: one roofline term per YAML layer, ``max(flops / peak, bytes_fused / bandwidth)``.
 
     ``bytes_fused`` is the layer's inputs + weights + outputs, as if everything inside the layer stayed on chip (the

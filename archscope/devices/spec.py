@@ -7,16 +7,13 @@ as two operations too. The presets live in :mod:`archscope.devices.presets`. No 
 
 from __future__ import annotations
 
-import datetime as _dt
-import difflib
 import json
 import math
 import os
-import tempfile
-import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -244,7 +241,8 @@ DEVICE_FILE_ENV = "ARCHSCOPE_DEVICE_FILE"
 def default_device_file() -> Path:
     """Where this machine's calibrated preset lives: ``$ARCHSCOPE_DEVICE_FILE`` if set, else
     ``$XDG_CONFIG_HOME/archscope/device.yaml`` (``~/.config/archscope/device.yaml`` without XDG_CONFIG_HOME).
-    ``archscope calibrate --save-default`` writes it; ``archscope bench`` reads it when no ``--device-spec`` is given."""
+    ``archscope calibrate --save-default`` writes it; ``archscope bench`` reads it when no ``--device-spec`` is
+    given."""
     override = os.environ.get(DEVICE_FILE_ENV)
     if override:
         return Path(override).expanduser()

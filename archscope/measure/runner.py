@@ -11,18 +11,17 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
-import types
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
-from archscope.measure import timing
 from archscope.build.fuse import fuse_conv_bn
-from archscope.reports.bench import BatchStats, BenchEnvironment, BenchModel, BenchReport, BenchSettings, LayerTiming
 from archscope.errors import ArchscopeError
+from archscope.measure import timing
+from archscope.reports.bench import BatchStats, BenchEnvironment, BenchModel, BenchReport, BenchSettings, LayerTiming
 from archscope.util.memory import MEMORY_HEADROOM, host_available_bytes
 from archscope.util.text import one_line
 from archscope.vocab import torch_dtype
-
 
 # progress(phase, done, total): total is None while the number of runs is not known yet (--min-time)
 Progress = Callable[[str, int, "int | None"], None]

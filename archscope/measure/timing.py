@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 OUTLIER_RULE = "runs outside [Q1 - 3*IQR, Q3 + 3*IQR] of all timed runs are left out of the statistics"
 MAX_RUNS = 10_000
@@ -115,7 +116,7 @@ def sample_layers(
     while len(forwards) < max_runs and (len(forwards) < runs or total < min_time):
         times: dict[int, float] = {}
 
-        def wrap(index: int, call: Callable[[], Any]) -> Any:
+        def wrap(index: int, call: Callable[[], Any], times: dict[int, float] = times) -> Any:
             seconds, out = stopwatch.time(call)
             times[index] = seconds
             return out

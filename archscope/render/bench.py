@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from archscope.util.units import fmt_sig
-from archscope.render.markdown import md_table
 from archscope.render.cells import fmt_from
+from archscope.render.markdown import md_table
+from archscope.util.units import fmt_sig
 
 STATS_HEADER = ["batch", "runs", "median ms", "mean ms", "p10 ms", "p90 ms", "std ms", "img/s", "GFLOP/s", "GB/s",
                 "pred ms"]

@@ -90,8 +90,9 @@ def crosscheck_lines(report) -> list[str]:
     """One line per --counter backend: its total beside archscope's, and why they differ."""
     lines = []
     for c in report.crosscheck:
-        lines.append(f"{c['counter']} {c['version']}: {c['flops_x2'] / 1e9:.2f} GFLOPs (2 x its {c['macs'] / 1e9:.2f} G "
-                     f"multiply-adds) vs archscope mac_flops {c['archscope_mac_flops'] / 1e9:.2f} G; "
+        lines.append(f"{c['counter']} {c['version']}: {c['flops_x2'] / 1e9:.2f} GFLOPs "
+                     f"(2 x its {c['macs'] / 1e9:.2f} G multiply-adds) "
+                     f"vs archscope mac_flops {c['archscope_mac_flops'] / 1e9:.2f} G; "
                      f"{c['explanation']}")
     return lines
 

@@ -11,9 +11,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from archscope.util.units import fmt_sig
-from archscope.render.markdown import md_table
 from archscope.render.cells import fmt_shape
+from archscope.render.markdown import md_table
+from archscope.util.units import fmt_sig
 
 _SCALE = {"flops": 1e9, "bytes": 1e6}
 LAYER_FIGURES = ("params", "flops", "attention_flops", "bytes_unfused", "predicted_ms", "measured_ms")

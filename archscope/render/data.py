@@ -6,8 +6,16 @@ import csv
 import io
 import json
 
+from archscope.render.cells import (
+    attention_gflops_line,
+    crosscheck_lines,
+    finding_lines,
+    fmt_args,
+    fmt_shape,
+    layer_cells,
+    summary_line,
+)
 from archscope.render.markdown import md_table
-from archscope.render.cells import attention_gflops_line, crosscheck_lines, finding_lines, fmt_args, fmt_shape, layer_cells, summary_line
 
 CSV_COLUMNS = [
     "index", "from", "n", "module", "args", "params", "output_shape", "flops", "mac_flops", "other_flops",

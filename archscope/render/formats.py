@@ -6,7 +6,6 @@ from archscope.errors import ArchscopeError
 from archscope.vocab import FORMAT_ALIASES, FORMAT_BY_SUFFIX, FORMATS
 
 
-
 def format_for(path: str | None, requested: str | None) -> str:
     """The explicit ``--format`` wins; otherwise a file's suffix decides; otherwise the table."""
     if requested:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 REFRESH_S = 0.1
 
 
 @contextmanager
-def progress_bar(enabled: bool | None = None) -> Iterator[Callable[[str, int, "int | None"], None] | None]:
+def progress_bar(enabled: bool | None = None) -> Iterator[Callable[[str, int, int | None], None] | None]:
     """Yields ``update(phase, done, total)``, or None when no bar is shown. No refresh thread runs: the bar is
     redrawn from ``update`` (between timed runs, at most every 0.1 s), so it cannot steal CPU inside a timed run."""
     from rich.console import Console

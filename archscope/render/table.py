@@ -44,6 +44,7 @@ def export(report, *, depth: int = 0, html: bool = False, width: int | None = No
     """Render to a string: plain text for files, or a standalone HTML page."""
     import io
 
-    console = Console(record=True, file=io.StringIO(), width=width or 200, color_system=None if not html else "standard")
+    console = Console(record=True, file=io.StringIO(), width=width or 200,
+                      color_system="standard" if html else None)
     print_report(report, depth=depth, console=console)
     return console.export_html() if html else console.export_text()

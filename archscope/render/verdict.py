@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from archscope.render.markdown import md_table
 from archscope.check.gate import FAIL, PASS, REFRESH
+from archscope.render.markdown import md_table
 
 _FIGURE = {  # figure -> (label, unit divisor, format)
     "params": ("params", 1, "{:,.0f}"),

@@ -167,7 +167,7 @@ class BenchReport:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BenchReport":
+    def from_dict(cls, data: dict[str, Any]) -> BenchReport:
         schema = data.get("schema")
         if schema != SCHEMA:
             raise ValueError(f"not an archscope bench report (schema {schema!r}, expected {SCHEMA!r})")

@@ -7,8 +7,9 @@ model. ``to_dict()`` gives exactly the documented JSON; ``from_dict()`` reads it
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable
+from typing import Any
 
 from archscope.errors import ArchscopeError
 
@@ -146,7 +147,7 @@ class ModelReport:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelReport":
+    def from_dict(cls, data: dict[str, Any]) -> ModelReport:
         schema = data.get("schema")
         if schema != SCHEMA:
             raise ValueError(f"not an archscope report (schema {schema!r}, expected {SCHEMA!r})")

@@ -65,7 +65,7 @@ class ModelSpec:
     activation_line: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def scaling(self, scale: str | None) -> "Scaling":
+    def scaling(self, scale: str | None) -> Scaling:
         """Depth, width and channel cap for ``scale`` (default: the YAML's ``scale`` key, else the first scale)."""
         if not self.scales:
             if scale is not None:
