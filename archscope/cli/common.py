@@ -15,7 +15,8 @@ from archscope.errors import ArchscopeError
 from archscope.vocab import ANALYSIS_DTYPES, FORMAT_ALIASES, FORMATS
 
 # Choices as Enums built from the vocabulary, so --help, the API and the renderers name the same words.
-OutputFormat = Enum("OutputFormat", {f: f for f in (*FORMATS, *FORMAT_ALIASES)}, type=str)  # type: ignore[misc]
+_FORMAT_CHOICES = [c for f in FORMATS for c in (f, *(a for a, to in FORMAT_ALIASES.items() if to == f))]
+OutputFormat = Enum("OutputFormat", {c: c for c in _FORMAT_CHOICES}, type=str)  # type: ignore[misc]
 Dtype = Enum("Dtype", {d: d for d in ANALYSIS_DTYPES}, type=str)  # type: ignore[misc]
 
 
