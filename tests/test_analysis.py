@@ -2,7 +2,7 @@
 
 Reference figures and where they come from:
 
-* ``FCM_AND_ULTRALYTICS_640`` and the per-layer test: ../shared/reference/ultralytics-8.4.190-smallest-scales.json
+* ``FCM_AND_ULTRALYTICS_640`` and the per-layer test: tests/reference/ultralytics-8.4.190-smallest-scales.json
   (Ultralytics 8.4.190 + ultralytics-thop 2.2.3 ``model.info(imgsz=640)`` GFLOPs, unrounded; and
   ``torch.utils.flop_counter.FlopCounterMode`` on one real 1x3x640x640 forward, in total and per layer).
 * tests/reference/gflops_conventions.py: Ultralytics 8.4.190 at other sizes and scales, Ultralytics 8.2.20 with PyPI
@@ -34,8 +34,8 @@ from archscope.spec.model_spec import load_spec
 from reference.gflops_conventions import LEGACY_THOP011_ON_UL84, LEGACY_UL8220_PRINTED, ULTRALYTICS_84_OTHER_SIZES
 from reference.yolov5_repo import YOLOV5_REPO
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ultralytics-8.4.190-smallest-scales.json"
-RECORDS = json.loads(REFERENCE.read_text())["records"] if REFERENCE.exists() else []
+REFERENCE = Path(__file__).resolve().parent / "reference" / "ultralytics-8.4.190-smallest-scales.json"
+RECORDS = json.loads(REFERENCE.read_text())["records"]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -61,7 +61,7 @@ def _build_text(tmp_path, text, imgsz, batch=1):
 # ------------------------------------------------------------------------ (a) + (c): the official configs
 
 # (cfg, scale): (FlopCounterMode FLOPs on a real 1x3x640x640 forward, Ultralytics 8.4.190's GFLOPs unrounded).
-# Copied from ../shared/reference/ultralytics-8.4.190-smallest-scales.json (fields fcm_flops, ultralytics_gflops).
+# Copied from tests/reference/ultralytics-8.4.190-smallest-scales.json (fields fcm_flops, ultralytics_gflops).
 FCM_AND_ULTRALYTICS_640 = {
     ("v3/yolov3-tiny.yaml", None): (19002419200, 19.1252992),
     ("v5/yolov5.yaml", "n"): (7724902400, 7.8388736),
@@ -96,7 +96,6 @@ def test_mac_flops_and_ultralytics_gflops_at_640(cfg, scale, cfg_dir):
     assert costs_.uncounted_ops == {}
 
 
-@pytest.mark.skipif(not RECORDS, reason="../shared/reference is not beside the checkout")
 @pytest.mark.parametrize("record", RECORDS, ids=[f"{r['cfg']}:{r['scale']}" for r in RECORDS])
 def test_every_reference_config_per_layer(record, cfg_dir):
     """All 43 reference configs: per-layer mac_flops == FlopCounterMode's per-layer count, totals, GFLOPs."""

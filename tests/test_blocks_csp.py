@@ -21,6 +21,8 @@ from archscope.build.catalog import default_registry
 from archscope.spec.model_spec import load_spec
 
 from reference.blocks_csp_params import HEAD_OUT, PARAMS, SHAPES_384x640, TOTAL, TYPES
+from reference.ultralytics_params import PARAMS as PARITY_PARAMS
+from reference.ultralytics_shapes import SHAPES as PARITY_SHAPES
 
 
 def _count(module: nn.Module) -> int:
@@ -269,27 +271,48 @@ def test_real_forward_through_a_small_model_matches_meta_shapes():
     assert seen[-1] == [1, 32, 12, 20]
 
 
-# --------------------------------------------------------------------------- official configs, every scale
+# --------------------------------------------------------------------------- official configs at 384 x 640
+# Per-layer params, module types and totals of these configs (PARAMS, TYPES, TOTAL) are asserted once, by
+# tests/test_parity_all_scales.py (tests/reference/ultralytics_params.py holds the same figures for every scale; the
+# first test below checks that it does). Shapes at 384 x 640 that tests/test_parity_shapes.py already asserts
+# (tests/reference/ultralytics_shapes.py) are left to it; this file asserts the rest.
 
-CONFIG_KEYS = sorted(PARAMS, key=lambda k: (k[0], str(k[1])))
+
+def _parity_shapes(cfg, scale):
+    return PARITY_SHAPES.get((cfg, scale, (384, 640)))
 
 
-@pytest.mark.parametrize("key", CONFIG_KEYS, ids=[f"{c}:{s}" for c, s in CONFIG_KEYS])
-def test_official_config_per_layer_params_match_ultralytics(key, cfg_dir):
-    """Every scale of v3, v5, v6, v8 (incl. ghost, p2/p6, cls-resnet), v9: Ultralytics 8.4.190 per-layer params;
-    for the smallest scale also per-layer shapes at 384 x 640 (non-square)."""
+def _backbone_left(key):
+    expected = SHAPES_384x640.get(key)
+    return expected is not None and (_parity_shapes(*key) or [])[: len(expected)] != expected
+
+
+def _head_left(key):
+    expected = HEAD_OUT.get((*key, (384, 640)))
+    return expected is not None and (_parity_shapes(*key) or [None])[-1] != expected
+
+
+SHAPE_KEYS = sorted({k for k in PARAMS if _backbone_left(k) or _head_left(k)}, key=lambda k: (k[0], str(k[1])))
+
+
+def test_config_params_are_the_ones_the_parity_test_asserts():
+    for (cfg, scale), per_layer in PARAMS.items():
+        ref = PARITY_PARAMS[(cfg, scale)]
+        assert (per_layer, TYPES[cfg]) == (ref["per_layer"], ref["types"]), (cfg, scale)
+        assert TOTAL.get((cfg, scale), ref["params"]) == ref["params"], (cfg, scale)
+
+
+@pytest.mark.parametrize("key", SHAPE_KEYS, ids=[f"{c}:{s}" for c, s in SHAPE_KEYS])
+def test_official_config_shapes_at_384x640_match_ultralytics(key, cfg_dir):
+    """v3, v5, v6, v8 (incl. ghost, p2/p6, cls-resnet), v9 at 384 x 640 (non-square), Ultralytics 8.4.190: per-layer
+    shapes before the head at the smallest scale, and the head's output at the smallest and largest scale."""
     cfg, scale = key
     built = build_model(load_spec(cfg_dir / cfg), BuildOptions(scale=scale, imgsz=(384, 640)))
-    assert [layer.module.removeprefix("nn.") for layer in built.layers] == TYPES[cfg]
-    assert [layer.params for layer in built.layers] == PARAMS[key]
-    if key in TOTAL:
-        assert built.params == TOTAL[key]
-    if key in SHAPES_384x640:
+    if _backbone_left(key):
         expected = SHAPES_384x640[key]
         assert [layer.output_shape for layer in built.layers[: len(expected)]] == expected
-    if (cfg, scale, (384, 640)) in HEAD_OUT:
-        out = built.layers[-1].output_shape
-        assert out == HEAD_OUT[(cfg, scale, (384, 640))]
+    if _head_left(key):
+        assert built.layers[-1].output_shape == HEAD_OUT[(cfg, scale, (384, 640))]
 
 
 def test_c3k2_scale_tweak_matches_exact_scale_names_and_flagless_rows():

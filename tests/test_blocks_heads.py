@@ -2,7 +2,7 @@
 builder.
 
 Reference figures are literal numbers. Where they come from:
-* "ref JSON": /work/shared/reference/ultralytics-8.4.190-smallest-scales.json (head = last entry of
+* "ref JSON": tests/reference/ultralytics-8.4.190-smallest-scales.json (head = last entry of
   per_layer_params, eval shape = first element of per_layer_out_shape[-1]);
 * "UL 8.4.190": the head layer's parameter count printed by Ultralytics 8.4.190's parse_model for that config and
   scale (measured in a scratch environment; input channel lists as Ultralytics passes them);

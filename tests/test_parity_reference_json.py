@@ -1,7 +1,7 @@
-"""Parity with Ultralytics on the shared reference file.
+"""Parity with Ultralytics on the smallest-scales reference file.
 
-Figures: ../shared/reference/ultralytics-8.4.190-smallest-scales.json, produced by Ultralytics 8.4.190's own
-model.info(imgsz=640) and a real 1x3x640x640 eval forward (see that folder's README). For the smallest scale of each
+Figures: tests/reference/ultralytics-8.4.190-smallest-scales.json, produced by Ultralytics 8.4.190's own
+model.info(imgsz=640) and a real 1x3x640x640 eval forward (see tests/reference/README.md). For the smallest scale of each
 of the 43 official v3/v5/v6/v8/v9/v10/11/12 configs: total and per-layer parameters, and per-layer output shapes.
 """
 
@@ -16,8 +16,8 @@ from archscope.build.builder import BuildOptions, build_model
 from archscope.analysis.to_report import leaf_module_count
 from archscope.spec.model_spec import load_spec
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ultralytics-8.4.190-smallest-scales.json"
-RECORDS = json.loads(REFERENCE.read_text())["records"] if REFERENCE.exists() else []
+REFERENCE = Path(__file__).resolve().parent / "reference" / "ultralytics-8.4.190-smallest-scales.json"
+RECORDS = json.loads(REFERENCE.read_text())["records"]
 
 
 def _first_output(shape):
@@ -29,7 +29,6 @@ def _first_output(shape):
     return shape
 
 
-@pytest.mark.skipif(not RECORDS, reason="../shared/reference is not beside the checkout")
 @pytest.mark.parametrize("record", RECORDS, ids=[f"{r['cfg']}:{r['scale']}" for r in RECORDS])
 def test_params_and_shapes_match_ultralytics(record, cfg_dir):
     spec = load_spec(cfg_dir / record["cfg"])

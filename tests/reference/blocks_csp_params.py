@@ -1,6 +1,6 @@
 """Ultralytics 8.4.190 figures for the configs built from archscope's conv / CSP / GELAN blocks (literal data only).
 
-Provenance (scratch scripts, not in this repo; ultralytics==8.4.190 with torch 2.x on CPU, Python 3.11):
+Provenance (script: scripts/ul84_blocks_csp.py, see README.md here; ultralytics==8.4.190 with torch 2.x on CPU, Python 3.11):
 * PARAMS, TYPES, SHAPES_384x640: for each YAML shipped in ultralytics/cfg/models (v3/*, v5/yolov5.yaml,
   v5/yolov5-p6.yaml, v6/yolov6.yaml, v8/yolov8*.yaml except world/worldv2/rtdetr, v9/*) and each of its scales
   (None = a YAML without `scales`): d = yaml.safe_load(file); d["scale"] = scale;

@@ -7,7 +7,7 @@ Provenance (scripts beside this file, in scripts/; run in scratch venvs, never i
 
 * ``ULTRALYTICS_84_OTHER_SIZES``: Ultralytics 8.4.190 with ultralytics-thop 2.2.3 (scratch venv with torch 2.14.1),
   ``ultralytics.utils.torch_utils.get_flops(model, imgsz)`` -- what ``model.info(imgsz=...)`` prints -- on the
-  package's own YAMLs at sizes and scales that ../../shared/reference/ultralytics-8.4.190-smallest-scales.json does
+  package's own YAMLs at sizes and scales that ultralytics-8.4.190-smallest-scales.json (beside this file) does
   not cover (that file has 640 x 640 at the smallest scales), and RT-DETR. Scripts: scripts/ul84_sizes.py,
   scripts/ul84_rtdetr.py.
 * ``LEGACY_UL8220_PRINTED``: Ultralytics 8.2.20 (the last releases that used PyPI ``thop`` 0.1.1; from 8.2.30 on

@@ -4,8 +4,8 @@ Provenance
 ----------
 * ultralytics==8.4.190, torch==2.14.1+cu130 (run on CPU), torchvision==0.29.1, ultralytics-thop==2.2.3,
   Python 3.11.7, YOLO_OFFLINE=1, no weights downloaded.
-* Script (scratch, not in this repo): /work/scratch/refs/build_params.py, run as
-  `YOLO_OFFLINE=1 /work/scratch/ulv/bin/python build_params.py`. For every YAML under
+* Script: scripts/ul84_params.py (README.md here), run as
+  `YOLO_OFFLINE=1 /work/scratch/ulv/bin/python tests/reference/scripts/ul84_params.py`. For every YAML under
   ultralytics/cfg/models/{v3,v5,v6,v8,v9,v10,11,12,rt-detr}/ whose last head row is Detect, v10Detect, Segment, Pose,
   OBB, Classify (-> PARAMS) or RTDETRDecoder (-> RTDETR), and for every key of its `scales` (scale None when the YAML
   has no `scales`), it did:

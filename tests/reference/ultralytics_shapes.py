@@ -3,8 +3,8 @@
 Provenance
 ----------
 * ultralytics==8.4.190, torch==2.14.1+cu130 (run on CPU), torchvision==0.29.1, Python 3.11.7, YOLO_OFFLINE=1.
-* Script (scratch, not in this repo): /work/scratch/refs/build_shapes.py, run as
-  `YOLO_OFFLINE=1 /work/scratch/ulv/bin/python build_shapes.py`:
+* Script: scripts/ul84_shapes.py (README.md here), run as
+  `YOLO_OFFLINE=1 /work/scratch/ulv/bin/python tests/reference/scripts/ul84_shapes.py`:
       d = ultralytics.nn.tasks.yaml_model_load(<abs path>); d["scale"] = <scale>
       model = <DetectionModel | SegmentationModel | PoseModel | OBBModel | ClassificationModel>(cfg=d,
               verbose=False).eval()                  # ch=3, the YAML's own nc (80; pose 1; cls 1000)

@@ -10,7 +10,7 @@ Provenance
   (what that repo used). Run on CPU, offline.
 * YAMLs: the package's own models/yolov5n.yaml and models/yolov5s.yaml (nc 80, 3 anchors per level, v6.0 layout;
   n: depth_multiple 0.33 / width_multiple 0.25, s: 0.33 / 0.50).
-* Script (scratch): /work/scratch/refs/build_y5.py, run as `/work/scratch/y5v/bin/python build_y5.py`:
+* Script: scripts/y5_repo.py (README.md here), run as `/work/scratch/y5v/bin/python tests/reference/scripts/y5_repo.py`:
       model = yolov5.models.yolo.Model("<yaml>", ch=3, nc=80)      # the repo's model class; prints its summary
       per_layer[i] = sum(p.numel() for p in model.model[i].parameters())
       params = sum(p.numel() for p in model.parameters())

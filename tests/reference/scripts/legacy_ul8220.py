@@ -10,7 +10,7 @@ from ultralytics.utils.torch_utils import get_flops
 from ultralytics.nn.tasks import DetectionModel, SegmentationModel, PoseModel, OBBModel, ClassificationModel, yaml_model_load
 ROOT = os.path.join(os.path.dirname(ultralytics.__file__), "cfg/models")
 HEAD = {"Detect": DetectionModel, "Segment": SegmentationModel, "Pose": PoseModel, "OBB": OBBModel, "Classify": ClassificationModel}
-ref = json.load(open('/work/shared/reference/ultralytics-8.4.190-smallest-scales.json'))['records']
+ref = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'ultralytics-8.4.190-smallest-scales.json')))['records']
 jobs = [(r['cfg'], r['scale']) for r in ref if os.path.exists(f"{ROOT}/{r['cfg']}")] + [("v8/yolov8.yaml", "x")]
 buf = io.StringIO(); LOGGER.addHandler(logging.StreamHandler(buf))
 out = {}

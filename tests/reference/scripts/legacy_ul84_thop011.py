@@ -12,7 +12,7 @@ from ultralytics.nn.tasks import DetectionModel, SegmentationModel, PoseModel, O
 import ultralytics
 ROOT = os.path.join(os.path.dirname(ultralytics.__file__), "cfg/models")
 HEAD = {"Detect": DetectionModel, "v10Detect": DetectionModel, "Segment": SegmentationModel, "Pose": PoseModel, "OBB": OBBModel, "Classify": ClassificationModel}
-ref = json.load(open('/work/shared/reference/ultralytics-8.4.190-smallest-scales.json'))['records']
+ref = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'ultralytics-8.4.190-smallest-scales.json')))['records']
 jobs = [(r['cfg'], r['scale']) for r in ref] + [("v10/yolov10m.yaml", "m"), ("v8/yolov8.yaml", "x"), ("v10/yolov10n.yaml", "n")]
 out = {}
 def legacy(model, imgsz):

@@ -1,4 +1,4 @@
-"""Ultralytics 8.4.190 get_flops on RT-DETR configs (not in the shared reference)."""
+"""Ultralytics 8.4.190 get_flops on RT-DETR configs (not in ultralytics-8.4.190-smallest-scales.json)."""
 import os, json, logging
 os.environ["YOLO_OFFLINE"] = "1"
 import torch

@@ -11,7 +11,7 @@ from ultralytics.utils.torch_utils import get_flops
 from ultralytics.nn.tasks import DetectionModel, SegmentationModel, PoseModel, OBBModel, ClassificationModel, yaml_model_load
 ROOT = os.path.join(os.path.dirname(ultralytics.__file__), "cfg/models")
 HEAD = {"Detect": DetectionModel, "v10Detect": DetectionModel, "Segment": SegmentationModel, "Pose": PoseModel, "OBB": OBBModel, "Classify": ClassificationModel}
-ref = json.load(open('/work/shared/reference/ultralytics-8.4.190-smallest-scales.json'))['records']
+ref = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'ultralytics-8.4.190-smallest-scales.json')))['records']
 jobs = [(r['cfg'], r['scale'], [320, 480]) for r in ref if "p6" not in r['cfg']]
 jobs += [("v8/yolov8.yaml", "x", [640, 640]), ("11/yolo11.yaml", "x", [640, 640]), ("12/yolo12.yaml", "s", [640, 640]), ("v10/yolov10m.yaml", "m", [384, 640]), ("12/yolo12.yaml", "n", [1280, 1280])]
 out = {}
