@@ -10,6 +10,12 @@ from archscope.errors import ArchscopeError
 from archscope.reports.profile import ModelReport
 from archscope.vocab import ANALYSIS_DTYPES, BENCH_DTYPES
 
+if TYPE_CHECKING:
+    from archscope.build.builder import BuiltModel
+    from archscope.devices.spec import DeviceSpec
+    from archscope.measure.runner import Progress
+    from archscope.reports.bench import BenchReport
+
 
 def parse_imgsz(value: int | str | tuple[int, int] | list[int]) -> tuple[int, int]:
     """``640`` -> (640, 640); ``"640x384"`` or ``(640, 384)`` -> (H, W) = (640, 384)."""
@@ -110,7 +116,7 @@ def profile(
     return report
 
 
-def _crosscheck(built, counter: str, report: ModelReport) -> dict[str, Any]:
+def _crosscheck(built: BuiltModel, counter: str, report: ModelReport) -> dict[str, Any]:
     """Run fvcore or thop on a real CPU copy of the model and put its totals beside archscope's."""
     import copy
 
@@ -172,7 +178,9 @@ def compare(
         raise ArchscopeError(f"compare needs at least two models (got {len(sources)}); "
                              f"to look at one, use archscope profile")
     device = load_device(device_spec)
-    reports, names, measured = [], [], []
+    reports: list[ModelReport] = []
+    names: list[str] = []
+    measured: list[Measurement | None] = []
     for item in sources:
         if isinstance(item, ModelReport):
             reports.append(item)
@@ -189,7 +197,9 @@ def compare(
     return compare_reports(reports, device=device, sources=names, measurements=measured)
 
 
-def bench_measure(source: Source, *, imgsz, batch: int, dtype: str, device: str) -> Measurement:
+def bench_measure(
+    source: Source, *, imgsz: int | str | tuple[int, int], batch: int, dtype: str, device: str
+) -> Measurement:
     """The default ``measure`` of compare: archscope bench's median forward time, and per layer where it has it."""
     from archscope.compare.comparison import Measurement
 
@@ -212,8 +222,8 @@ def snapshot(
     device_spec: str | None = None,
 ) -> ModelReport:
     """A baseline: the model's report, plus the settings it was made with so that ``check`` rebuilds it the same way."""
-    settings = {"scale": scale, "imgsz": list(parse_imgsz(imgsz)), "batch": batch, "dtype": dtype, "nc": nc,
-                "ch": ch, "device_spec": device_spec}
+    settings: dict[str, Any] = {"scale": scale, "imgsz": list(parse_imgsz(imgsz)), "batch": batch, "dtype": dtype,
+                                "nc": nc, "ch": ch, "device_spec": device_spec}
     report = profile(source, **settings)
     report.settings = settings
     return report
@@ -254,13 +264,14 @@ def rerun_settings(target: CheckTarget, baseline: ModelReport | None) -> dict[st
 
 def parse_batches(value: int | str | list[int] | tuple[int, ...]) -> tuple[int, ...]:
     """``8`` -> (8,); ``"1,8,32"`` or ``[1, 8, 32]`` -> (1, 8, 32): positive, in the order given, no repeats."""
+    parts: list[int | str | None]
     if isinstance(value, (list, tuple)):
         parts = list(value)
     elif isinstance(value, str):
         parts = [p.strip() for p in value.split(",")]
     else:
         parts = [value]
-    sizes = []
+    sizes: list[int] = []
     for part in parts:
         if isinstance(part, bool):
             part = None
@@ -288,6 +299,7 @@ def timing_plan(runs: int | None, min_time: float | None) -> tuple[int, float]:
     if runs is None and min_time is None:
         return DEFAULT_RUNS, DEFAULT_MIN_TIME
     if min_time is None:
+        assert runs is not None  # both None returned above
         return runs, 0.0
     return (runs if runs is not None else MIN_TIME_FLOOR_RUNS), float(min_time)
 
@@ -312,8 +324,8 @@ def bench(
     seed: int = 0,
     per_layer: bool = False,
     device_spec: str | None = None,
-    progress=None,
-):
+    progress: Progress | None = None,
+) -> BenchReport:
     """Time real forward passes of a model YAML (random weights seeded by ``seed``); return a BenchReport.
 
     ``batch`` is one size or several (``[1, 8]`` or ``"1,8"``): one statistics block each. ``device`` is auto, cpu,
@@ -346,7 +358,7 @@ def bench(
                      notes=notes, progress=progress)
 
 
-def _roofline_device(device_spec: str | None, dtype: str):
+def _roofline_device(device_spec: str | None, dtype: str) -> tuple[DeviceSpec | None, str, list[str]]:
     """(DeviceSpec or None, where it came from, notes) for the roofline prediction beside the measured times."""
     from archscope.devices.presets import get_preset, load_device
     from archscope.devices.spec import saved_default_device

@@ -29,7 +29,14 @@ class ArchscopeError(Exception):
         self.layer = layer
         self.module = module
 
-    def located(self, *, file=None, line=None, layer=None, module=None) -> ArchscopeError:
+    def located(
+        self,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        layer: int | None = None,
+        module: str | None = None,
+    ) -> ArchscopeError:
         """Fill in location fields that are still unknown (inner code rarely knows the file)."""
         self.file = self.file or file
         self.line = self.line if self.line is not None else line

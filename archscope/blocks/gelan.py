@@ -15,7 +15,7 @@ from torch import nn
 
 from archscope.blocks.common import Conv, RepConv, autopad
 from archscope.blocks.csp import C3, Bottleneck
-from archscope.build.registry import CustomRule, FixedOut, Resolved, ScaledOut, block
+from archscope.build.registry import ChannelContext, CustomRule, FixedOut, Resolved, ScaledOut, block
 from archscope.errors import ArchscopeError
 
 
@@ -134,7 +134,7 @@ class CBLinear(nn.Module):
         return self.conv(x).split(self.c2s, dim=1)
 
 
-def _cbfuse_rule(ctx, blk):
+def _cbfuse_rule(ctx: ChannelContext, blk: str) -> Resolved:
     """args as written (``[idx]``); out = the last source's channels. Checks that every source but the last is a
     multi-output (CBLinear) layer with a piece at ``idx[i]`` whose channels equal the last source's."""
     if not ctx.from_is_list or len(ctx.c_in) < 2:

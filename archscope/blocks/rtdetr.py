@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -119,7 +120,7 @@ def sincos_2d(h: int, w: int, dim: int, like: torch.Tensor, temperature: float =
     if dim % 4:
         raise ArchscopeError(f"AIFI: channels ({dim}) must be divisible by 4 for the 2D sine-cosine embedding")
     quarter = dim // 4
-    kw = dict(device=like.device, dtype=torch.float32)
+    kw: dict[str, Any] = dict(device=like.device, dtype=torch.float32)
     ys, xs = torch.meshgrid(torch.arange(h, **kw), torch.arange(w, **kw), indexing="ij")
     freq = 1.0 / temperature ** (torch.arange(quarter, **kw) / quarter)
     ang_y = ys.reshape(-1, 1) @ freq.view(1, -1)  # [h*w, quarter]

@@ -8,17 +8,15 @@ deterministic random weights when a real forward is wanted.
 from __future__ import annotations
 
 import ast
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from archscope.build.catalog import default_registry
+from archscope.build.registry import ChannelContext, Registry
 from archscope.errors import ArchscopeError
+from archscope.spec.model_spec import LayerSpec, ModelSpec, Scaling
 from archscope.util.shapes import feature_stride
 from archscope.vocab import ACTIVATIONS
-from archscope.build.registry import ChannelContext, Registry
-from archscope.build.catalog import default_registry
-from archscope.spec.model_spec import LayerSpec, ModelSpec, Scaling
-
 
 
 @dataclass(frozen=True)
@@ -81,11 +79,10 @@ def build_model(spec: ModelSpec, options: BuildOptions = BuildOptions(), registr
     channels: list[Any] = []  # output channels of each built layer
     with build_context(context), torch.device(device):
         for row in spec.layers:
-            where = dict(file=spec.path, line=row.line or None, layer=row.index, module=row.module)
             try:
                 module, info, src, is_multi = _build_layer(row, spec, scaling, nc, ch_in, channels, registry, context)
             except ArchscopeError as exc:
-                raise exc.located(**where) from None
+                raise exc.located(file=spec.path, line=row.line or None, layer=row.index, module=row.module) from None
             modules.append(module)
             sources.append(src)
             multi.append(is_multi)
@@ -130,7 +127,9 @@ def _activation(spec: ModelSpec):
         raise error
     try:
         args = [ast.literal_eval(a) for a in call.args]
-        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg is not None}
+        if any(k.arg is None for k in call.keywords):  # a **mapping argument: not a literal keyword
+            raise error
         return getattr(nn, short)(*args, **kwargs)
     except (ValueError, TypeError):
         raise error from None
@@ -142,7 +141,7 @@ def _resolve_names(value: Any, spec: ModelSpec, nc: int) -> Any:
         return [_resolve_names(v, spec, nc) for v in value]
     if not isinstance(value, str):
         return value
-    names = {"nc": nc, "None": None, "True": True, "False": False}
+    names: dict[str, Any] = {"nc": nc, "None": None, "True": True, "False": False}
     if spec.anchors is not None:
         names["anchors"] = spec.anchors
     if spec.kpt_shape is not None:
@@ -152,8 +151,8 @@ def _resolve_names(value: Any, spec: ModelSpec, nc: int) -> Any:
 
 def _absolute_sources(row: LayerSpec) -> tuple[tuple[int, ...], bool]:
     is_multi = isinstance(row.from_, tuple)
-    raw = row.from_ if is_multi else (row.from_,)
-    out = []
+    raw = row.from_ if isinstance(row.from_, tuple) else (row.from_,)
+    out: list[int] = []
     for f in raw:
         if f >= row.index:
             raise ArchscopeError(f"'from' {f} points forward (a layer may only take earlier layers)")
@@ -276,8 +275,8 @@ def _probe_max_stride(model, options, ch_in) -> int:
     """The model's max stride, from a meta forward at a size every power-of-two stride up to 256 divides."""
     import torch
 
-    from archscope.build.meta import shape_only
     from archscope.build.graph import LayerFailure
+    from archscope.build.meta import shape_only
 
     h, w = (-(-d // 256) * 256 for d in options.imgsz)
     found = [1]

@@ -7,7 +7,8 @@ dropped as soon as possible, as a plain forward would (keeping them all distorts
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
@@ -26,7 +27,7 @@ class ArchModel(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(layers)
         for i, (layer, src) in enumerate(zip(self.layers, sources)):
-            layer.i, layer.f = i, src
+            layer.i, layer.f = i, src  # type: ignore[assignment]  # torch stubs type Module attributes as Tensor | Module
         self._sources = [tuple(s) for s in sources]
         self._multi = list(multi_input)
         self._last_use = self._compute_last_use()
@@ -49,7 +50,7 @@ class ArchModel(nn.Module):
             src = self._sources[i]
             inputs = [outputs[j] for j in src] if self._multi[i] else outputs[src[0]]
             try:
-                out = wrap(i, lambda: layer(inputs)) if wrap else layer(inputs)
+                out = wrap(i, lambda: layer(inputs)) if wrap else layer(inputs)  # noqa: B023 (wrap calls it at once)
             except LayerFailure:
                 raise
             except Exception as exc:  # noqa: BLE001 - re-raised with the layer index attached

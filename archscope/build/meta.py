@@ -15,7 +15,8 @@ The builder uses :class:`shape_only` to propagate shapes; the counting mode uses
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -398,7 +399,9 @@ def _clone_shape(args, kwargs):
     x = args[0]
     if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
         return torch.empty(x.shape, dtype=x.dtype, device="meta", memory_format=torch.channels_last)
-    return _like(x) if _dense(x.shape, x.stride()) and 0 not in x.stride() else _iter_output(x.shape, x.dtype, [x], False)
+    if _dense(x.shape, x.stride()) and 0 not in x.stride():
+        return _like(x)
+    return _iter_output(x.shape, x.dtype, [x], False)
 
 
 def _empty_shape(args, kwargs):
@@ -541,7 +544,8 @@ class MetaSdpaAsCpu(torch.overrides.TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func is torch.nn.functional.scaled_dot_product_attention or func is torch._C._nn.scaled_dot_product_attention:
+        if (func is torch.nn.functional.scaled_dot_product_attention
+                or func is torch._C._nn.scaled_dot_product_attention):
             routed = self._route(*args, **kwargs)
             if routed is not None:
                 return routed

@@ -24,9 +24,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from archscope.build.registry import OUTER, REGISTRY, BlockSpec, Registry, ScaledOut
 from archscope.errors import ArchscopeError
 from archscope.util.text import one_line
-from archscope.build.registry import OUTER, REGISTRY, BlockSpec, Registry, ScaledOut
 
 ENTRY_POINT_GROUP = "archscope.blocks"
 USER_FAMILY = "user"
@@ -60,6 +60,7 @@ def _import_file(path: Path):
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
     name = f"archscope_user_blocks_{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None  # a .py path always gets the source-file loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look classes up by module name
     try:

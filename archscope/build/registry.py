@@ -15,11 +15,11 @@ This module does not import torch, so listing or looking up names stays cheap.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from archscope.errors import ArchscopeError
 from archscope.util.text import did_you_mean

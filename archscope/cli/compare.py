@@ -82,5 +82,6 @@ def snapshot(
                   dtype=dtype.value, device_spec=device_spec)
     write_atomic(output, to_json(report))
     t = report.totals
+    assert t.flops is not None and t.bytes_unfused is not None  # a snapshot is always analysed
     typer.echo(f"wrote baseline for {model} to {output}: {t.params:,} params, {t.flops / 1e9:.3f} GFLOPs, "
                f"{t.bytes_unfused / 1e6:.2f} MB moved")

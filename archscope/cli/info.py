@@ -31,7 +31,7 @@ def blocks(
     for column in ("name", "family", "signature", "channels", "repeat", "also answers to"):
         table.add_column(column, overflow="fold")
     shown = 0
-    known = set()
+    known: set[str] = set()
     for spec in registry.blocks():
         known.update((spec.name, *spec.aliases))
         if family and spec.family != family:

@@ -51,4 +51,4 @@ def profile(
         from archscope.compare.comparison import compare_reports
         from archscope.devices.presets import load_device
 
-        save_plot(compare_reports([report], device=load_device(device_spec)), plot)
+        save_plot(compare_reports([report], device=load_device(device_spec or "cpu")), plot)

@@ -220,10 +220,10 @@ def predictions(reports: Sequence[ModelReport], device: DeviceSpec) -> tuple[str
         return "none", [[None] * len(r.layers) for r in reports], ["a report without costs (analysis off): no times"]
     if all(_has_own_prediction(r, device) for r in reports):
         return "per-op", [[layer.predicted_ms for layer in r.layers] for r in reports], []
-    per_layer = []
+    per_layer: list[list[float | None]] = []
     for r in reports:
         peak = device.peak(r.model.dtype)
-        per_layer.append([max(layer.flops / peak, (layer.bytes_unfused or 0) / device.bandwidth) * 1e3
+        per_layer.append([max((layer.flops or 0) / peak, (layer.bytes_unfused or 0) / device.bandwidth) * 1e3
                           for layer in r.layers])
     note = (f"predicted times are per-layer roofline estimates on {device.name} (a report input was not profiled "
             f"on it); per-op predictions, as profile --device-spec gives them, are higher")
@@ -317,13 +317,13 @@ def _aligned(reports, layer_ms, measurements, alignment) -> list[AlignedRow]:
     stages_per_model = [[stage_of(layer, r.model.imgsz) for layer in r.layers] for r in reports]
     every = {s for stages in stages_per_model for s in stages}
     for stage in sorted(every, key=lambda s: (s == HEAD, 0 if s == HEAD else s)):
-        cells: list[LayerCell | None] = []
+        stage_cells: list[LayerCell | None] = []
         for r, stages, ms, m in zip(reports, stages_per_model, layer_ms, measurements):
             indices = [i for i, s in enumerate(stages) if s == stage]
-            cells.append(_cell(r, indices, ms, m) if indices else None)
-        first = cells[0]
-        changed = any(_cell_key(c) != _cell_key(first) for c in cells[1:])
-        rows.append(AlignedRow(stage_label(stage), cells, changed))
+            stage_cells.append(_cell(r, indices, ms, m) if indices else None)
+        first_cell = stage_cells[0]
+        changed = any(_cell_key(c) != _cell_key(first_cell) for c in stage_cells[1:])
+        rows.append(AlignedRow(stage_label(stage), stage_cells, changed))
     return rows
 
 

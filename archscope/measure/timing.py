@@ -31,7 +31,9 @@ MAX_RUNS = 10_000
 
 
 class Stopwatch(Protocol):
-    synchronize: Callable[[], None]
+    @property
+    def synchronize(self) -> Callable[[], None]:
+        """Wait until the device has finished all queued work."""
 
     def time(self, fn: Callable[[], Any]) -> tuple[float, Any]:
         """Seconds one call of ``fn`` took on the device, and what it returned."""

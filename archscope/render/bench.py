@@ -103,8 +103,9 @@ def print_bench(report, *, console: Console | None = None) -> None:
             console = Console(width=200)
     console.print(Text(headline(report), style="bold"))
     console.print(Text(settings_line(report), style="dim"))
-    if roofline_line(report):
-        console.print(Text(roofline_line(report), style="dim"))
+    roofline = roofline_line(report)
+    if roofline:
+        console.print(Text(roofline, style="dim"))
     console.print(_table(STATS_HEADER, stats_rows(report)))
     for stats in report.batches:
         if stats.layers is None:
@@ -129,8 +130,9 @@ def to_markdown(report) -> str:
         return md_table(header, rows, [h not in _LEFT for h in header])
 
     lines = [f"**{headline(report)}**", "", settings_line(report), ""]
-    if roofline_line(report):
-        lines += [roofline_line(report), ""]
+    roofline = roofline_line(report)
+    if roofline:
+        lines += [roofline, ""]
     lines += md(STATS_HEADER, stats_rows(report))
     for stats in report.batches:
         if stats.layers is not None:

@@ -7,7 +7,7 @@ import io
 import json
 from collections import Counter
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -177,7 +177,7 @@ def renderable(comparison) -> Group:
     t_header, t_rows = totals_rows(comparison)
     l_header, l_rows = layer_rows(comparison)
     first_number = 4 if comparison.alignment == "index" else 3
-    parts = [Text(headline(comparison), style="bold"), _rich_table(t_header, t_rows, 1), Text("")]
+    parts: list[RenderableType] = [Text(headline(comparison), style="bold"), _rich_table(t_header, t_rows, 1), Text("")]
     if l_rows:
         parts += [Text("Layers that differ" if comparison.alignment == "index" else "Stages that differ",
                        style="bold"), _rich_table(l_header, l_rows, first_number)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 REFRESH_S = 0.1
 
@@ -23,7 +24,7 @@ def progress_bar(enabled: bool | None = None) -> Iterator[Callable[[str, int, in
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, auto_refresh=False, transient=True) as bar:
         task = bar.add_task("building the model", total=None)
-        state = {"phase": None, "drawn": 0.0}
+        state: dict[str, Any] = {"phase": None, "drawn": 0.0}
 
         def update(phase: str, done: int, total: int | None) -> None:
             if phase != state["phase"]:  # one line, showing the current phase

@@ -8,7 +8,10 @@ Times are milliseconds, rates per second, ``flops``/``bytes`` are for the whole 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 SCHEMA = "archscope.bench/1"
 
@@ -187,6 +190,6 @@ class BenchReport:
         )
 
 
-def _known(cls, raw: dict[str, Any]) -> dict[str, Any]:
+def _known(cls: type[DataclassInstance], raw: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in fields(cls)} - {"layers", "from_"}
     return {k: v for k, v in raw.items() if k in names}

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archscope.errors import ArchscopeError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 SCHEMA = "archscope.report/1"
 SCHEMA_PREFIX = "archscope.report/"
@@ -215,7 +218,7 @@ def _schema_problem(schema: str) -> str:
     return f"not an archscope report (schema {schema!r})"
 
 
-def _known(cls, raw: dict[str, Any]) -> dict[str, Any]:
+def _known(cls: type[DataclassInstance], raw: dict[str, Any]) -> dict[str, Any]:
     """Keys this version knows: newer reports may carry more, which older readers ignore."""
     names = {f.name for f in fields(cls)} - {"submodules"}
     return {k: v for k, v in raw.items() if k in names}

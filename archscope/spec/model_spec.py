@@ -11,7 +11,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 
@@ -192,7 +192,7 @@ def _parse_document(data: Any, *, lines: dict[int, int], path: str) -> ModelSpec
     dialect = "yolov5" if data.get("anchors") is not None else "ultralytics"
     nc = _positive_int(data.get("nc", 80), "nc", path, lines.get(id(data)))
     ch = _positive_int(data.get("ch", data.get("channels", 3)), "ch", path, None)
-    layers = []
+    layers: list[LayerSpec] = []
     for section in ("backbone", "head"):
         rows = data.get(section, [] if section == "head" else None)
         if rows is None:
@@ -233,9 +233,17 @@ def _parse_document(data: Any, *, lines: dict[int, int], path: str) -> ModelSpec
     )
 
 
+class _Where(TypedDict):
+    """The location keywords every row error carries."""
+
+    file: str
+    line: int | None
+    layer: int
+
+
 def _parse_row(row: Any, index: int, section: str, path: str, lines: dict[int, int]) -> LayerSpec:
     line = lines.get(id(row))
-    where = dict(file=path, line=line, layer=index)
+    where = _Where(file=path, line=line, layer=index)
     if not isinstance(row, list) or len(row) != 4:
         raise ArchscopeError(f"each {section} row must be [from, repeats, module, args], got {row!r}", **where)
     frm, repeats, module, args = row
