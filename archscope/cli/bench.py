@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from archscope.cli.common import OutputFormat, deliver, handles_errors, load_user_blocks
+from archscope.cli.common import deliver, handles_errors, load_user_blocks
+from archscope.cli.options import BlocksOption, ChannelsOption, ClassesOption, FormatOption, OutputOption
 
 
 @handles_errors
@@ -31,13 +32,11 @@ def bench(
                                               "prediction (default: 'archscope calibrate --save-default' file, "
                                               "else the generic cpu preset)."),
     scale: Optional[str] = typer.Option(None, "--scale", "-s", help="Scale to build (default: the YAML's)."),
-    nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: the YAML's nc)."),
-    ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: the YAML's ch, else 3)."),
-    fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="Output format (default: table, or "
-                                               "from the -o file's suffix)."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
-    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
-                                               "blocks; repeatable."),
+    nc: ClassesOption = None,
+    ch: ChannelsOption = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+    blocks: BlocksOption = None,
 ) -> None:
     """Time real forward passes (random seeded weights): median, mean, p10/p90, std, throughput, achieved FLOP/s."""
     load_user_blocks(blocks)

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from archscope.cli.common import Dtype, OutputFormat, handles_errors, load_user_blocks
+from archscope.cli.options import BlocksOption
 from archscope.errors import ArchscopeError
 
 
@@ -38,8 +39,7 @@ def check(
     device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Roofline device for "
                                               "--max-predicted-ms."),
     fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default), json or markdown."),
-    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
-                                               "blocks; repeatable."),
+    blocks: BlocksOption = None,
 ) -> None:
     """CI gate: exit 0 when every budget holds, 1 when one fails, 2 on bad input. Appends a Markdown summary to
     $GITHUB_STEP_SUMMARY when it is set."""

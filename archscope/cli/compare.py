@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from archscope.cli.common import Dtype, OutputFormat, check_plot, deliver, handles_errors, load_user_blocks, save_plot
+from archscope.cli.options import BlocksOption, DtypeOption
 from archscope.errors import ArchscopeError
 
 
@@ -18,7 +19,7 @@ def compare(
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size for the YAMLs."),
     nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: each YAML's nc)."),
     ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: each YAML's)."),
-    dtype: Dtype = typer.Option(Dtype("fp32"), "--dtype", help="Element type for bytes moved and the roofline."),
+    dtype: DtypeOption = Dtype("fp32"),
     device_spec: str = typer.Option("cpu", "--device-spec", "--device", help="Roofline device for predicted "
                                     "times and the plot: a preset or a YAML/JSON file."),
     fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default), json, csv, "
@@ -28,8 +29,7 @@ def compare(
                                        "(.png, .svg or .html; needs matplotlib)."),
     bench: bool = typer.Option(False, "--bench", help="Also measure each YAML model's latency (archscope bench)."),
     bench_device: str = typer.Option("auto", "--bench-device", help="Where --bench runs: auto, cpu, cuda, mps."),
-    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
-                                               "blocks; repeatable."),
+    blocks: BlocksOption = None,
 ) -> None:
     """Models side by side: totals with deltas and ratios against the first, and the layers that differ."""
     load_user_blocks(blocks)
@@ -61,11 +61,10 @@ def snapshot(
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
     nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: the YAML's)."),
     ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: the YAML's)."),
-    dtype: Dtype = typer.Option(Dtype("fp32"), "--dtype", help="Element type for bytes moved and the roofline."),
+    dtype: DtypeOption = Dtype("fp32"),
     device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Also record roofline "
                                               "times on this device (checked by check --baseline)."),
-    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
-                                               "blocks; repeatable."),
+    blocks: BlocksOption = None,
 ) -> None:
     """Write a baseline report (the JSON report plus its settings) for 'archscope check --baseline'."""
     load_user_blocks(blocks)

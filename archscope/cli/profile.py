@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from archscope.cli.common import Counter, Dtype, OutputFormat, check_plot, emit_report, handles_errors, save_plot
+from archscope.cli.common import Counter, Dtype, check_plot, emit_report, handles_errors, save_plot
+from archscope.cli.options import BlocksOption, ChannelsOption, ClassesOption, DtypeOption, FormatOption, OutputOption
 
 
 @handles_errors
@@ -16,21 +17,19 @@ def profile(
                                         "'scale' key, else its first scale)."),
     imgsz: str = typer.Option("640", "--imgsz", help="Input size: 640 or HxW such as 640x384."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
-    nc: Optional[int] = typer.Option(None, "--nc", help="Number of classes (default: the YAML's nc)."),
-    ch: Optional[int] = typer.Option(None, "--ch", help="Input channels (default: the YAML's ch, else 3)."),
-    fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="Output format (default: table, or "
-                                               "from the -o file's suffix)."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    nc: ClassesOption = None,
+    ch: ChannelsOption = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
     depth: int = typer.Option(0, "--depth", "-d", help="Show sub-modules down to this depth under each layer."),
-    dtype: Dtype = typer.Option(Dtype("fp32"), "--dtype", help="Element type for bytes moved and the roofline."),
+    dtype: DtypeOption = Dtype("fp32"),
     device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Roofline device: a preset "
                                               "(see 'archscope devices') or a YAML/JSON file."),
     real: bool = typer.Option(False, "--real", help="Count on real CPU tensors instead of the meta device "
                               "(same figures, much slower)."),
     counter: Optional[Counter] = typer.Option(None, "--counter", help="Also report this tool's totals "
                                               "(optional extra: pip install 'archscope[fvcore]')."),
-    blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="A Python file (or module) with your own "
-                                               "blocks; repeatable."),
+    blocks: BlocksOption = None,
     plot: Optional[str] = typer.Option(None, "--plot", help="Also draw the roofline with every layer as a point "
                                        "(.png, .svg or .html; on --device-spec, default cpu; needs matplotlib)."),
 ) -> None:
