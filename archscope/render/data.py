@@ -6,7 +6,10 @@ import csv
 import io
 import json
 
-from archscope.render.units import attention_gflops_line, crosscheck_lines, finding_lines, fmt_args, fmt_shape, layer_cells, summary_line
+from archscope.render.units import (
+    attention_gflops_line, crosscheck_lines, finding_lines, fmt_args, fmt_shape, layer_cells, summary_line,
+    uncounted_line,
+)
 
 CSV_COLUMNS = [
     "index", "from", "n", "module", "args", "params", "output_shape", "flops", "mac_flops", "other_flops",
@@ -45,6 +48,7 @@ def to_markdown(report, *, depth: int = 0) -> str:
     for row in rows:
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     notes = [line for line in (attention_gflops_line(report),) if line] + crosscheck_lines(report)
+    notes += [line for line in (uncounted_line(report),) if line]
     notes += finding_lines(report)
     lines += ["", *(f"- {line}" for line in notes)] if notes else []
     return "\n".join(lines) + "\n"
