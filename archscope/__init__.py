@@ -7,17 +7,18 @@ Python API (torch is imported only when a model is built)::
     report.to_dict()  # the JSON that `archscope profile --format json` prints
     timed = archscope.bench("model.yaml", imgsz=320, batch=[1, 8], device="cpu")
     timed.batch(8).median_ms
+    archscope.register_op_cost(torch.ops.mylib.myop, lambda args, kwargs, outs: 3 * outs[0].numel())
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from archscope._version import __version__
 from archscope.errors import ArchscopeError
 
 __all__ = ["ArchscopeError", "BenchReport", "ModelReport", "bench", "block", "load_blocks", "profile",
-           "__version__"]
+           "register_op_cost", "unregister_op_cost", "__version__"]
 
 if TYPE_CHECKING:
     from archscope.reports.bench import BenchReport
@@ -38,6 +39,23 @@ def load_blocks(source: str) -> list[str]:
     from archscope.build.plugins import load_blocks as _load
 
     return _load(source)
+
+
+def register_op_cost(op: Any, formula: Callable[[tuple, dict, list], Any], *, kind: str = "other",
+                     replace: bool = False) -> None:
+    """Count operator ``op`` (a packet such as ``torch.ops.mylib.myop``) with ``formula(args, kwargs, outs)``, which
+    returns its FLOPs per call (an int of ``kind`` "other" or "mac", or a ``(mac_flops, other_flops)`` pair).
+    An op that already has a cost raises unless ``replace=True``; see archscope.analysis.costs.register_op_cost."""
+    from archscope.analysis.costs import register_op_cost as _register
+
+    _register(op, formula, kind=kind, replace=replace)
+
+
+def unregister_op_cost(op: Any) -> None:
+    """Take back a :func:`register_op_cost` (archscope's own formula returns if it had been replaced)."""
+    from archscope.analysis.costs import unregister_op_cost as _unregister
+
+    _unregister(op)
 
 
 def bench(*args: Any, **kwargs: Any) -> BenchReport:

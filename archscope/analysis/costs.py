@@ -1,7 +1,11 @@
-"""The per-operator cost table: how many FLOPs one ATen operator call costs, from shapes alone.
+"""The per-operator cost table: how many FLOPs one operator call costs, from shapes alone.
 
-This module is the single place where archscope decides what an operator costs. It is torch-free (it only reads
-``.shape`` and a few plain arguments), so the table can be read, tested and documented without torch.
+This module is the single place where archscope decides what an operator costs. Costs are a registry keyed by
+operator packets (``torch.ops.aten.mm``: the objects, never their names), filled with the :func:`op_cost` decorator
+the way ``torch.utils.flop_counter`` fills its table with ``@register_flop_formula(aten.mm)``. A key that is not an
+operator cannot exist: registering a string, or an ATen name this torch does not have, raises, and the name tables
+below are resolved to packets at import, so a typo is an import error rather than a silently uncounted op. The
+formulas themselves only read ``.shape`` and a few plain arguments, so they run on ``meta`` tensors.
 
 Two kinds of FLOPs are kept apart:
 
@@ -16,22 +20,30 @@ Two kinds of FLOPs are kept apart:
     it reports 0 for SDPA on CPU; archscope counts it like the other SDPA kernels.
 
 ``other_flops``
-    Everything else, with a documented cost per element (:data:`COST_TABLE`). The unit is one elementary operation:
-    each add, multiply, divide, comparison/select, or evaluation of a transcendental function (exp, log, tanh, erf,
-    sqrt) counts 1. The bias add of a convolution, ``addmm`` or ``baddbmm`` (1 per output element) is counted here,
-    not in ``mac_flops``, so that ``mac_flops`` stays comparable with ``FlopCounterMode``.
+    Everything else, with a documented cost per element (:func:`cost_table_markdown`). The unit is one elementary
+    operation: each add, multiply, divide, comparison/select, or evaluation of a transcendental function (exp, log,
+    tanh, erf, sqrt) counts 1. The bias add of a convolution, ``addmm`` or ``baddbmm`` (1 per output element) is
+    counted here, not in ``mac_flops``, so that ``mac_flops`` stays comparable with ``FlopCounterMode``.
 
 Operators that only move data (``cat``, ``clone``, ``copy_``, padding, ``_to_copy``, factories) cost 0 FLOPs but
 move bytes; views (``view``, ``reshape`` without a copy, ``permute``, ``transpose``, ``expand``, ``split``,
 ``select``, ``slice`` ...) cost 0 FLOPs and 0 bytes. Operators this table does not know cost 0 FLOPs, still move
-bytes, and are listed in the report (``ModelCosts.uncounted_ops``) so that nothing is dropped silently.
+bytes, and are listed in the report (``ModelCosts.uncounted_ops``, ``totals.uncounted_ops`` in the JSON) so that
+nothing is dropped silently.
+
+Users add formulas for their own operators with :func:`register_op_cost` (``archscope.register_op_cost``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from math import prod
-from typing import Any
+from typing import Any, Callable, Iterable
+
+import torch
+from torch._ops import OpOverload, OpOverloadPacket
+
+aten = torch.ops.aten
 
 # --------------------------------------------------------------------------------------------- the table
 
@@ -67,6 +79,12 @@ ELEMENTWISE: dict[str, int] = {
     "cumsum": 1, "cumprod": 1,  # one add (multiply) per element
 }
 
+#: The :data:`ELEMENTWISE` operators that have no in-place ATen variant (there is no ``aten.rsub_``); every other
+#: one is registered together with its ``name_`` variant. A test checks that these really have none.
+NO_INPLACE_VARIANT = frozenset({
+    "rsub", "maximum", "minimum", "where", "prelu", "_prelu_kernel", "softplus", "log_sigmoid_forward", "glu",
+})
+
 #: Normalisation, softmax and reductions.
 #:
 #: * ``batch_norm`` (inference, as PyTorch's CPU kernel runs it): mean, variance, weight and bias fold into one
@@ -76,6 +94,8 @@ ELEMENTWISE: dict[str, int] = {
 #: * ``softmax`` / ``log_softmax``: max (compare), subtract, exp, sum, divide (or log and subtract):
 #:   **5 per element**.
 #: * reductions (``sum``, ``mean``, ``amax``, ``var`` ...): **1 per input element** (``var``/``std``: 3).
+#:
+#: (Keys are cost names, not operators; the operators that use them are registered below.)
 NORMALISATION: dict[str, int] = {
     "batch_norm": 2,
     "layer_norm": 7, "layer_norm_no_affine": 5,
@@ -105,28 +125,431 @@ RESIZE: dict[str, int] = {
 #: (the scale multiply and the 5 of a softmax), plus 1 per score when a mask or bias is added.
 SDPA_OTHER_PER_SCORE = 6
 
+
+# ------------------------------------------------------------------------------------------- the registry
+# A formula takes (args, kwargs, outputs) and returns (mac_flops, other_flops). ``args``/``kwargs`` are the op's
+# arguments as the dispatcher passes them, ``outputs`` a list of its output tensors; only ``.shape`` and plain
+# arguments are read (formulas are pure functions of shapes, and run on ``meta`` tensors).
+
+Formula = Callable[[tuple, dict, list], "tuple[int, int]"]
+
+#: "mac": a matrix-like operator (its FLOPs are multiply-adds); "other": every other operator that computes.
+KINDS = ("mac", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class OpCost:
+    """What one operator costs: its kind and the formula that gives ``(mac_flops, other_flops)`` of one call."""
+
+    op: OpOverloadPacket
+    kind: str
+    formula: Formula
+
+
+_REGISTRY: dict[OpOverloadPacket, OpCost] = {}
+_BUILTIN: dict[OpOverloadPacket, OpCost] = {}  # archscope's own entries, to restore when a user's is removed
+
+
+def as_packet(op: Any) -> OpOverloadPacket:
+    """``op`` if it is an operator packet (``torch.ops.aten.mm``, ``torch.ops.mylib.foo``), else a clear TypeError.
+
+    One overload (``aten.mm.default``) is refused rather than widened to its packet: costs are per operator and
+    are looked up by ``func.overloadpacket``, so registering one overload would silently cover all of them.
+    """
+    if isinstance(op, OpOverloadPacket):
+        return op
+    if isinstance(op, OpOverload):
+        raise TypeError(f"{op} is one overload of {op.overloadpacket}; op costs are per operator: register "
+                        f"torch.ops.{op.overloadpacket}")
+    raise TypeError(f"an op cost is keyed by an operator such as torch.ops.aten.mm, not {op!r} "
+                    f"({type(op).__name__})")
+
+
+def _aten(name: str) -> OpOverloadPacket:
+    """The ATen packet called ``name``; a name this torch does not have is an error, never skipped."""
+    packet = getattr(aten, name, None)
+    if not isinstance(packet, OpOverloadPacket):
+        raise LookupError(f"archscope's cost table names aten.{name}, which is not an operator in torch "
+                          f"{torch.__version__}")
+    return packet
+
+
+def _packets(names: Iterable[str]) -> frozenset[OpOverloadPacket]:
+    return frozenset(_aten(name) for name in names)
+
+
+def _add(ops: Iterable[Any], kind: str, formula: Formula, *, replace: bool) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if not callable(formula):
+        raise TypeError(f"the formula must be callable, not {formula!r}")
+    packets = [as_packet(op) for op in ops]
+    for packet in packets:  # check every op before registering any
+        if packet in _REGISTRY and not replace:
+            raise ValueError(f"{packet} already has an op cost; pass replace=True to override it")
+    for packet in packets:
+        _REGISTRY[packet] = OpCost(packet, kind, formula)
+
+
+def op_cost(*ops: Any, kind: str, replace: bool = False) -> Callable[[Formula], Formula]:
+    """Decorator: ``formula`` gives the ``(mac_flops, other_flops)`` of one call of each of ``ops``.
+
+    ``@op_cost(aten.convolution, aten._convolution, kind="mac")``. An op registered twice raises, unless
+    ``replace=True``.
+    """
+
+    def register(formula: Formula) -> Formula:
+        _add(ops, kind, formula, replace=replace)
+        return formula
+
+    return register
+
+
+def register_op_cost(op: Any, formula: Callable[[tuple, dict, list], Any], *, kind: str = "other",
+                     replace: bool = False) -> None:
+    """Count ``op`` (an operator packet, e.g. ``torch.ops.mylib.myop``) with ``formula`` from now on.
+
+    ``formula(args, kwargs, outs)`` sees the call's arguments and its list of output tensors (on ``meta``: read
+    ``.shape``), and returns the call's FLOPs: an int, counted as ``kind`` ("other" or "mac", i.e. multiply-adds
+    x 2), or a ``(mac_flops, other_flops)`` pair. A formula returning 0 marks an op as known to compute nothing.
+    An op that already has a cost (archscope's own included) raises unless ``replace=True``;
+    :func:`unregister_op_cost` takes a registration back.
+    """
+    _add([op], kind, _as_pair(formula, kind), replace=replace)
+
+
+def unregister_op_cost(op: Any) -> None:
+    """Remove the cost registered for ``op``; archscope's own formula comes back if a user's had replaced it."""
+    packet = as_packet(op)
+    if packet not in _REGISTRY:
+        raise KeyError(f"{packet} has no op cost")
+    if packet in _BUILTIN:
+        _REGISTRY[packet] = _BUILTIN[packet]
+    else:
+        del _REGISTRY[packet]
+
+
+def _as_pair(formula: Callable, kind: str) -> Formula:
+    """A user formula that may return an int, as one that returns (mac_flops, other_flops)."""
+
+    def pair(args, kwargs, outs):
+        flops = formula(args, kwargs, outs)
+        if isinstance(flops, tuple):
+            return int(flops[0]), int(flops[1])
+        return (int(flops), 0) if kind == "mac" else (0, int(flops))
+
+    pair.__wrapped__ = formula
+    return pair
+
+
+def cost_of(op: OpOverloadPacket) -> OpCost | None:
+    """The registered cost of ``op`` (an identity-hash lookup), or None."""
+    return _REGISTRY.get(op)
+
+
+def rule_for(op: OpOverloadPacket) -> Formula | None:
+    """The formula of ``op``, or None when it has none."""
+    cost = _REGISTRY.get(op)
+    return None if cost is None else cost.formula
+
+
+def registered_ops() -> dict[OpOverloadPacket, OpCost]:
+    """A copy of the registry: every operator with a cost."""
+    return dict(_REGISTRY)
+
+
+# ------------------------------------------------------------------------------------------- the formulas
+
+
+def _numel(t: Any) -> int:
+    return prod(t.shape)
+
+
+def _is_tensor(x: Any) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def _arg(args, kwargs, index, name, default=None):
+    if len(args) > index:
+        return args[index]
+    return kwargs.get(name, default)
+
+
+def conv_mac(x_shape, w_shape, out_shape, transposed: bool) -> int:
+    """``FlopCounterMode``'s convolution formula: batch * spatial * prod(w_shape) * 2."""
+    spatial = (x_shape if transposed else out_shape)[2:]
+    return 2 * x_shape[0] * prod(spatial) * prod(w_shape)
+
+
+@op_cost(aten.convolution, aten._convolution, aten.convolution_overrideable, aten.mkldnn_convolution, kind="mac")
+def _convolution(args, kwargs, outs):
+    x, w = args[0], args[1]
+    bias = _arg(args, kwargs, 2, "bias")
+    transposed = bool(_arg(args, kwargs, 6, "transposed", False))
+    out = outs[0]
+    mac = conv_mac(list(x.shape), list(w.shape), list(out.shape), transposed)
+    return mac, (_numel(out) if bias is not None else 0)
+
+
+@op_cost(aten.cudnn_convolution, kind="mac")
+def _cudnn_convolution(args, kwargs, outs):  # cudnn_convolution(self, weight, padding, ...): no bias
+    return conv_mac(list(args[0].shape), list(args[1].shape), list(outs[0].shape), False), 0
+
+
+@op_cost(aten._slow_conv2d_forward, kind="mac")
+def _slow_conv(args, kwargs, outs):  # _slow_conv2d_forward(self, weight, kernel_size, bias, stride, padding)
+    out = outs[0]
+    return conv_mac(list(args[0].shape), list(args[1].shape), list(out.shape), False), \
+        (_numel(out) if _arg(args, kwargs, 3, "bias") is not None else 0)
+
+
+@op_cost(aten.mm, aten._scaled_mm, kind="mac")
+def _mm(args, kwargs, outs):
+    a, b = args[0], args[1]
+    m, k = a.shape
+    return 2 * m * k * b.shape[1], 0
+
+
+@op_cost(aten.addmm, kind="mac")
+def _addmm(args, kwargs, outs):
+    a, b = args[1], args[2]
+    m, k = a.shape
+    return 2 * m * k * b.shape[1], _numel(outs[0])
+
+
+@op_cost(aten.bmm, kind="mac")
+def _bmm(args, kwargs, outs):
+    a, b = args[0], args[1]
+    bs, m, k = a.shape
+    return 2 * bs * m * k * b.shape[2], 0
+
+
+@op_cost(aten.baddbmm, kind="mac")
+def _baddbmm(args, kwargs, outs):
+    a, b = args[1], args[2]
+    bs, m, k = a.shape
+    return 2 * bs * m * k * b.shape[2], _numel(outs[0])
+
+
+@op_cost(aten.dot, aten.vdot, kind="mac")
+def _dot(args, kwargs, outs):
+    return 2 * args[0].shape[0], 0
+
+
+@op_cost(aten.mv, kind="mac")
+def _mv(args, kwargs, outs):
+    m, k = args[0].shape
+    return 2 * m * k, 0
+
+
+@op_cost(aten.addmv, kind="mac")
+def _addmv(args, kwargs, outs):
+    m, k = args[1].shape
+    return 2 * m * k, m
+
+
+def sdpa_mac(q_shape, k_shape, v_shape) -> tuple[int, int]:
+    """(mac_flops, attention scores) for (B, H, L, D) query/key/value shapes, as ``FlopCounterMode`` counts it."""
+    b, h, lq, dq = q_shape[0], q_shape[1], q_shape[-2], q_shape[-1]
+    lk, dv = k_shape[-2], v_shape[-1]
+    scores = b * h * lq * lk
+    return 2 * scores * dq + 2 * scores * dv, scores
+
+
+def _sdpa_bhld(mask_index: int | None, mask_name: str | None) -> Formula:
+    """SDPA kernels with (B, H, L, D) operands; the mask (if the kernel takes one) is argument ``mask_index`` or
+    keyword ``mask_name``."""
+
+    def formula(args, kwargs, outs):
+        q, k, v = args[0], args[1], args[2]
+        mac, scores = sdpa_mac(list(q.shape), list(k.shape), list(v.shape))
+        mask = None
+        if mask_name is not None:
+            mask = _arg(args, kwargs, mask_index if mask_index is not None else 10**6, mask_name)
+        return mac, scores * (SDPA_OTHER_PER_SCORE + (1 if mask is not None else 0))
+
+    return formula
+
+
+op_cost(aten._scaled_dot_product_flash_attention_for_cpu, kind="mac")(_sdpa_bhld(None, "attn_mask"))
+op_cost(aten._scaled_dot_product_flash_attention, kind="mac")(_sdpa_bhld(None, None))
+op_cost(aten._scaled_dot_product_efficient_attention, aten._scaled_dot_product_cudnn_attention,
+        kind="mac")(_sdpa_bhld(3, "attn_bias"))
+
+
+@op_cost(aten._flash_attention_forward, aten._efficient_attention_forward, kind="mac")
+def _sdpa_blhd(args, kwargs, outs):  # _flash_attention_forward / _efficient_attention_forward: (B, L, H, D)
+    q, k, v = args[0], args[1], args[2]
+    qs, ks, vs = list(q.shape), list(k.shape), list(v.shape)
+    mac, scores = sdpa_mac([qs[0], qs[2], qs[1], qs[3]], [ks[0], ks[2], ks[1], ks[3]], [vs[0], vs[2], vs[1], vs[3]])
+    return mac, scores * SDPA_OTHER_PER_SCORE
+
+
+def _per_output_element(cost: int) -> Formula:
+    """``cost`` FLOPs per element of the first output (elementwise operators, resizing)."""
+
+    def formula(args, kwargs, outs):
+        return 0, cost * _numel(outs[0])
+
+    return formula
+
+
+def _register_elementwise() -> None:
+    """:data:`ELEMENTWISE` and its in-place variants, resolved to packets (a name torch lacks is an error)."""
+    for name, cost in ELEMENTWISE.items():
+        names = [name] if name in NO_INPLACE_VARIANT else [name, name + "_"]
+        op_cost(*(_aten(n) for n in names), kind="other")(_per_output_element(cost))
+
+
+def _register_resize() -> None:
+    for name, cost in RESIZE.items():
+        op_cost(_aten(name), kind="other")(_per_output_element(cost))
+
+
+_register_elementwise()
+_register_resize()
+
+
+@op_cost(aten.native_batch_norm, aten._native_batch_norm_legit_no_training, aten._native_batch_norm_legit,
+         aten.cudnn_batch_norm, aten.miopen_batch_norm, kind="other")
+def _batch_norm(args, kwargs, outs):
+    return 0, NORMALISATION["batch_norm"] * _numel(outs[0])
+
+
+@op_cost(aten.native_layer_norm, kind="other")
+def _layer_norm(args, kwargs, outs):  # native_layer_norm(input, normalized_shape, weight, bias, eps)
+    affine = _arg(args, kwargs, 2, "weight") is not None or _arg(args, kwargs, 3, "bias") is not None
+    return 0, NORMALISATION["layer_norm" if affine else "layer_norm_no_affine"] * _numel(args[0])
+
+
+@op_cost(aten.native_group_norm, kind="other")
+def _group_norm(args, kwargs, outs):  # native_group_norm(input, weight, bias, N, C, HxW, group, eps)
+    affine = _arg(args, kwargs, 1, "weight") is not None or _arg(args, kwargs, 2, "bias") is not None
+    return 0, NORMALISATION["group_norm" if affine else "group_norm_no_affine"] * _numel(args[0])
+
+
+@op_cost(aten._softmax, aten._log_softmax, aten._safe_softmax, aten.softmax, aten.log_softmax, kind="other")
+def _softmax(args, kwargs, outs):
+    return 0, NORMALISATION["softmax"] * _numel(outs[0])
+
+
+@op_cost(aten.sum, aten.mean, aten.amax, aten.amin, aten.prod, aten.any, aten.all, aten.argmax, aten.argmin,
+         aten.logsumexp, aten.norm, aten.linalg_vector_norm, kind="other")
+def _reduction(args, kwargs, outs):
+    return 0, NORMALISATION["reduction"] * _numel(args[0])
+
+
+@op_cost(aten.max, aten.min, kind="other")
+def _reduction_or_binary(args, kwargs, outs):
+    """``max``/``min``: a reduction (``max.dim``, ``max.default``) or, with two tensors, an elementwise select."""
+    if len(args) > 1 and _is_tensor(args[1]):
+        return 0, _numel(outs[0])
+    return _reduction(args, kwargs, outs)
+
+
+@op_cost(aten.var, aten.std, aten.var_mean, aten.std_mean, kind="other")
+def _var(args, kwargs, outs):
+    return 0, NORMALISATION["var"] * _numel(args[0])
+
+
+@op_cost(aten.max_pool1d, aten.max_pool2d, aten.max_pool3d, aten.max_pool2d_with_indices,
+         aten.max_pool3d_with_indices, aten.avg_pool1d, aten.avg_pool2d, aten.avg_pool3d, kind="other")
+def _pool(args, kwargs, outs):  # max_pool2d_with_indices / avg_pool2d (self, kernel_size, ...)
+    kernel = args[1]
+    kernel = [kernel] if isinstance(kernel, int) else list(kernel)
+    out = outs[0]
+    dims = len(out.shape) - 2 if len(kernel) == 1 else len(kernel)
+    if len(kernel) == 1:
+        kernel = kernel * max(dims, 1)
+    return 0, prod(kernel) * _numel(out)
+
+
+def adaptive_windows(in_size: int, out_size: int) -> int:
+    """Total length of the windows ``adaptive_*_pool`` slices along one axis: [floor(j*I/O), ceil((j+1)*I/O))."""
+    return sum(-(-(j + 1) * in_size // out_size) - (j * in_size // out_size) for j in range(out_size))
+
+
+@op_cost(aten._adaptive_avg_pool2d, aten._adaptive_avg_pool3d, aten.adaptive_avg_pool1d, aten.adaptive_max_pool2d,
+         aten.adaptive_max_pool1d, aten.adaptive_max_pool3d, kind="other")
+def _adaptive_pool(args, kwargs, outs):
+    x, out = args[0], outs[0]
+    xs, os_ = list(x.shape), list(out.shape)
+    spatial = len(args[1]) if not isinstance(args[1], int) else 1
+    lead = prod(xs[: len(xs) - spatial])
+    total = lead
+    for i, o in zip(xs[-spatial:], os_[-spatial:]):
+        total *= adaptive_windows(i, o)
+    return 0, total
+
+
+_BUILTIN.update(_REGISTRY)
+
+# ------------------------------------------------------------------------------ operators without a formula
+
 #: Operators that move data but compute nothing: 0 FLOPs; their inputs are read and outputs written.
-DATA_MOVEMENT = frozenset({
+DATA_MOVEMENT: frozenset[OpOverloadPacket] = _packets([
     "cat", "stack", "clone", "copy", "copy_", "_to_copy", "contiguous", "constant_pad_nd", "reflection_pad1d",
     "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d", "replication_pad3d",
     "_pad_circular", "pad", "repeat", "repeat_interleave", "flip", "roll", "pixel_shuffle", "pixel_unshuffle",
     "channel_shuffle", "native_channel_shuffle", "index", "index_select", "gather", "scatter", "index_put",
     "index_put_", "masked_select", "take", "tril", "triu", "fill", "fill_", "zero_", "zeros", "zeros_like", "ones",
     "ones_like", "full", "full_like", "arange", "linspace", "scalar_tensor", "_unsafe_index", "unfold_copy",
-    "im2col", "col2im", "nonzero", "sort", "topk", "one_hot", "new_zeros", "new_ones", "new_full", "eye", "bernoulli", "rand", "randn", "rand_like",
-    "randn_like", "normal", "uniform_", "normal_", "meshgrid", "lift_fresh_copy", "_reshape_copy", "clone_",
-    "embedding", "unbind_copy", "as_strided_copy", "slice_scatter", "select_scatter", "diagonal_scatter",
-    "narrow_copy", "split_with_sizes_copy", "expand_copy", "permute_copy", "view_copy", "_local_scalar_dense",
-})
+    "im2col", "col2im", "nonzero", "sort", "topk", "one_hot", "new_zeros", "new_ones", "new_full", "eye",
+    "bernoulli", "rand", "randn", "rand_like", "randn_like", "normal", "uniform_", "normal_", "meshgrid",
+    "lift_fresh_copy", "_reshape_copy", "embedding", "unbind_copy", "as_strided_copy", "slice_scatter",
+    "select_scatter", "diagonal_scatter", "narrow_copy", "split_with_sizes_copy", "expand_copy", "permute_copy",
+    "view_copy", "_local_scalar_dense",
+])
 
 #: Operators that neither compute nor move data (allocations, aliases): 0 FLOPs and 0 bytes, in addition to every
-#: operator PyTorch marks as a view.
-NO_TRAFFIC = frozenset({
+#: operator PyTorch marks as a view. ``prim.layout`` is the one non-ATen operator (``tensor.layout`` under a mode).
+NO_TRAFFIC: frozenset[OpOverloadPacket] = _packets([
     "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "_unsafe_view", "detach", "alias",
     "lift_fresh", "_reshape_alias", "lift", "resize_", "set_", "_assert_async", "_assert_tensor_metadata",
     "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "dim", "_nested_tensor_size", "record_stream",
-    "_functional_assert_async", "_print", "_assert_scalar", "prim_layout", "is_same_size", "_has_compatible_shallow_copy_type",
-})
+    "_functional_assert_async", "_print", "_assert_scalar", "is_same_size", "_has_compatible_shallow_copy_type",
+]) | {torch.ops.prim.layout}
+
+#: Operators whose outputs beyond the first are bookkeeping (pooling indices, saved statistics, RNG state): only
+#: the first output counts as bytes written.
+FIRST_OUTPUT_ONLY: frozenset[OpOverloadPacket] = _packets([
+    "max_pool2d_with_indices", "max_pool3d_with_indices", "adaptive_max_pool2d", "adaptive_max_pool1d",
+    "adaptive_max_pool3d", "native_batch_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit",
+    "native_layer_norm", "native_group_norm",
+    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention", "_flash_attention_forward",
+    "_efficient_attention_forward",
+])
+
+#: Matrix products whose operands are both activations (``QK^T``, ``PV``): the "attention matmuls". Weights reach
+#: the dispatcher through ``convolution`` and ``mm``/``addmm`` (``nn.Linear``); ``bmm`` and the SDPA kernels come from
+#: ``q @ k.transpose(...)``-style code and ``F.scaled_dot_product_attention``. Module-hook counters never see them.
+#: The counting mode marks each such call's record (``OpRecord.activation_product``) as it counts it.
+ACTIVATION_MATMULS: frozenset[OpOverloadPacket] = _packets([
+    "bmm", "baddbmm", "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention", "_flash_attention_forward",
+    "_efficient_attention_forward",
+])
+
+
+def classify(op: OpOverloadPacket) -> str:
+    """'mac', 'other', 'data' (moves bytes, no FLOPs), 'none' (no bytes, no FLOPs) or 'unknown'."""
+    cost = _REGISTRY.get(op)
+    if cost is not None:
+        return cost.kind
+    if op in DATA_MOVEMENT:
+        return "data"
+    if op in NO_TRAFFIC:
+        return "none"
+    return "unknown"
+
+
+def op_flops(op: OpOverloadPacket, args, kwargs, outs) -> tuple[int, int]:
+    """(mac_flops, other_flops) of one call of ``op``; (0, 0) for data movement and unknown operators."""
+    formula = rule_for(op)
+    if formula is None:
+        return 0, 0
+    return formula(args, kwargs or {}, outs)
 
 
 def cost_table_markdown() -> str:
@@ -156,265 +579,3 @@ def cost_table_markdown() -> str:
     lines = ["| operator | kind | FLOPs |", "| --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------- the rules
-# A rule takes (args, kwargs, outputs) and returns (mac_flops, other_flops). ``outputs`` is a list of the op's output
-# tensors (or tensor-likes); only ``.shape`` is read.
-
-
-def _numel(t: Any) -> int:
-    return prod(t.shape)
-
-
-def _is_tensor(x: Any) -> bool:
-    return hasattr(x, "shape") and hasattr(x, "dtype")
-
-
-def _arg(args, kwargs, index, name, default=None):
-    if len(args) > index:
-        return args[index]
-    return kwargs.get(name, default)
-
-
-def conv_mac(x_shape, w_shape, out_shape, transposed: bool) -> int:
-    """``FlopCounterMode``'s convolution formula: batch * spatial * prod(w_shape) * 2."""
-    spatial = (x_shape if transposed else out_shape)[2:]
-    return 2 * x_shape[0] * prod(spatial) * prod(w_shape)
-
-
-def _convolution(args, kwargs, outs):
-    x, w = args[0], args[1]
-    bias = _arg(args, kwargs, 2, "bias")
-    transposed = bool(_arg(args, kwargs, 6, "transposed", False))
-    out = outs[0]
-    mac = conv_mac(list(x.shape), list(w.shape), list(out.shape), transposed)
-    return mac, (_numel(out) if bias is not None else 0)
-
-
-def _slow_conv(args, kwargs, outs):  # _slow_conv2d_forward(self, weight, kernel_size, bias, stride, padding)
-    out = outs[0]
-    return conv_mac(list(args[0].shape), list(args[1].shape), list(out.shape), False), \
-        (_numel(out) if _arg(args, kwargs, 3, "bias") is not None else 0)
-
-
-def _mm(args, kwargs, outs):
-    a, b = args[0], args[1]
-    m, k = a.shape
-    return 2 * m * k * b.shape[1], 0
-
-
-def _addmm(args, kwargs, outs):
-    a, b = args[1], args[2]
-    m, k = a.shape
-    return 2 * m * k * b.shape[1], _numel(outs[0])
-
-
-def _bmm(args, kwargs, outs):
-    a, b = args[0], args[1]
-    bs, m, k = a.shape
-    return 2 * bs * m * k * b.shape[2], 0
-
-
-def _baddbmm(args, kwargs, outs):
-    a, b = args[1], args[2]
-    bs, m, k = a.shape
-    return 2 * bs * m * k * b.shape[2], _numel(outs[0])
-
-
-def _dot(args, kwargs, outs):
-    return 2 * args[0].shape[0], 0
-
-
-def _mv(args, kwargs, outs):
-    m, k = args[0].shape
-    return 2 * m * k, 0
-
-
-def _addmv(args, kwargs, outs):
-    m, k = args[1].shape
-    return 2 * m * k, m
-
-
-def sdpa_mac(q_shape, k_shape, v_shape) -> tuple[int, int]:
-    """(mac_flops, attention scores) for (B, H, L, D) query/key/value shapes, as ``FlopCounterMode`` counts it."""
-    b, h, lq, dq = q_shape[0], q_shape[1], q_shape[-2], q_shape[-1]
-    lk, dv = k_shape[-2], v_shape[-1]
-    scores = b * h * lq * lk
-    return 2 * scores * dq + 2 * scores * dv, scores
-
-
-def _sdpa_bhld(mask_index: int | None, mask_name: str | None):
-    def rule(args, kwargs, outs):
-        q, k, v = args[0], args[1], args[2]
-        mac, scores = sdpa_mac(list(q.shape), list(k.shape), list(v.shape))
-        mask = None
-        if mask_name is not None:
-            mask = _arg(args, kwargs, mask_index if mask_index is not None else 10**6, mask_name)
-        return mac, scores * (SDPA_OTHER_PER_SCORE + (1 if mask is not None else 0))
-
-    return rule
-
-
-def _sdpa_blhd(args, kwargs, outs):  # _flash_attention_forward / _efficient_attention_forward: (B, L, H, D)
-    q, k, v = args[0], args[1], args[2]
-    qs, ks, vs = list(q.shape), list(k.shape), list(v.shape)
-    mac, scores = sdpa_mac([qs[0], qs[2], qs[1], qs[3]], [ks[0], ks[2], ks[1], ks[3]], [vs[0], vs[2], vs[1], vs[3]])
-    return mac, scores * SDPA_OTHER_PER_SCORE
-
-
-def _elementwise(cost: int):
-    def rule(args, kwargs, outs):
-        return 0, cost * _numel(outs[0])
-
-    return rule
-
-
-def _batch_norm(args, kwargs, outs):
-    return 0, NORMALISATION["batch_norm"] * _numel(outs[0])
-
-
-def _layer_norm(args, kwargs, outs):  # native_layer_norm(input, normalized_shape, weight, bias, eps)
-    affine = _arg(args, kwargs, 2, "weight") is not None or _arg(args, kwargs, 3, "bias") is not None
-    return 0, NORMALISATION["layer_norm" if affine else "layer_norm_no_affine"] * _numel(args[0])
-
-
-def _group_norm(args, kwargs, outs):  # native_group_norm(input, weight, bias, N, C, HxW, group, eps)
-    affine = _arg(args, kwargs, 1, "weight") is not None or _arg(args, kwargs, 2, "bias") is not None
-    return 0, NORMALISATION["group_norm" if affine else "group_norm_no_affine"] * _numel(args[0])
-
-
-def _softmax(args, kwargs, outs):
-    return 0, NORMALISATION["softmax"] * _numel(outs[0])
-
-
-def _reduction(args, kwargs, outs):
-    return 0, NORMALISATION["reduction"] * _numel(args[0])
-
-
-def _reduction_or_binary(args, kwargs, outs):
-    """``max``/``min``: a reduction (``max.dim``, ``max.default``) or, with two tensors, an elementwise select."""
-    if len(args) > 1 and _is_tensor(args[1]):
-        return 0, _numel(outs[0])
-    return _reduction(args, kwargs, outs)
-
-
-def _var(args, kwargs, outs):
-    return 0, NORMALISATION["var"] * _numel(args[0])
-
-
-def _pool(args, kwargs, outs):  # max_pool2d_with_indices / avg_pool2d (self, kernel_size, ...)
-    kernel = args[1]
-    kernel = [kernel] if isinstance(kernel, int) else list(kernel)
-    out = outs[0]
-    dims = len(out.shape) - 2 if len(kernel) == 1 else len(kernel)
-    if len(kernel) == 1:
-        kernel = kernel * max(dims, 1)
-    return 0, prod(kernel) * _numel(out)
-
-
-def adaptive_windows(in_size: int, out_size: int) -> int:
-    """Total length of the windows ``adaptive_*_pool`` slices along one axis: [floor(j*I/O), ceil((j+1)*I/O))."""
-    return sum(-(-(j + 1) * in_size // out_size) - (j * in_size // out_size) for j in range(out_size))
-
-
-def _adaptive_pool(args, kwargs, outs):
-    x, out = args[0], outs[0]
-    xs, os_ = list(x.shape), list(out.shape)
-    spatial = len(args[1]) if not isinstance(args[1], int) else 1
-    lead = prod(xs[: len(xs) - spatial])
-    total = lead
-    for i, o in zip(xs[-spatial:], os_[-spatial:]):
-        total *= adaptive_windows(i, o)
-    return 0, total
-
-
-def _resize(cost: int):
-    def rule(args, kwargs, outs):
-        return 0, cost * _numel(outs[0])
-
-    return rule
-
-
-def _zero(args, kwargs, outs):
-    return 0, 0
-
-
-#: Operators with a MAC formula (name -> rule). Names are ATen overload packets (``func.overloadpacket``).
-MAC_RULES: dict[str, Callable] = {
-    "convolution": _convolution, "_convolution": _convolution, "convolution_overrideable": _convolution,
-    "cudnn_convolution": lambda a, k, o: (conv_mac(list(a[0].shape), list(a[1].shape), list(o[0].shape), False), 0),
-    "mkldnn_convolution": _convolution,
-    "_slow_conv2d_forward": _slow_conv,
-    "mm": _mm, "addmm": _addmm, "bmm": _bmm, "baddbmm": _baddbmm, "dot": _dot, "vdot": _dot, "mv": _mv,
-    "addmv": _addmv, "_scaled_mm": _mm,
-    "_scaled_dot_product_flash_attention_for_cpu": _sdpa_bhld(None, "attn_mask"),
-    "_scaled_dot_product_flash_attention": _sdpa_bhld(None, None),
-    "_scaled_dot_product_efficient_attention": _sdpa_bhld(3, "attn_bias"),
-    "_scaled_dot_product_cudnn_attention": _sdpa_bhld(3, "attn_bias"),
-    "_flash_attention_forward": _sdpa_blhd,
-    "_efficient_attention_forward": _sdpa_blhd,
-}
-
-#: Every operator with a non-zero "other" cost (name -> rule).
-OTHER_RULES: dict[str, Callable] = {
-    **{name: _elementwise(cost) for name, cost in ELEMENTWISE.items()},
-    **{name + "_": _elementwise(cost) for name, cost in ELEMENTWISE.items()},
-    "native_batch_norm": _batch_norm, "_native_batch_norm_legit_no_training": _batch_norm,
-    "_native_batch_norm_legit": _batch_norm, "cudnn_batch_norm": _batch_norm, "miopen_batch_norm": _batch_norm,
-    "native_layer_norm": _layer_norm, "native_group_norm": _group_norm,
-    "_softmax": _softmax, "_log_softmax": _softmax, "_safe_softmax": _softmax, "softmax": _softmax,
-    "log_softmax": _softmax,
-    "sum": _reduction, "mean": _reduction, "amax": _reduction, "amin": _reduction, "max": _reduction_or_binary,
-    "min": _reduction_or_binary, "prod": _reduction, "any": _reduction, "all": _reduction, "argmax": _reduction,
-    "argmin": _reduction, "logsumexp": _reduction, "norm": _reduction, "linalg_vector_norm": _reduction,
-    "var": _var, "std": _var, "var_mean": _var, "std_mean": _var,
-    "max_pool1d": _pool, "max_pool2d": _pool, "max_pool3d": _pool, "max_pool2d_with_indices": _pool,
-    "max_pool3d_with_indices": _pool, "avg_pool1d": _pool, "avg_pool2d": _pool, "avg_pool3d": _pool,
-    "_adaptive_avg_pool2d": _adaptive_pool, "_adaptive_avg_pool3d": _adaptive_pool,
-    "adaptive_avg_pool1d": _adaptive_pool, "adaptive_max_pool2d": _adaptive_pool,
-    "adaptive_max_pool1d": _adaptive_pool, "adaptive_max_pool3d": _adaptive_pool,
-    **{name: _resize(cost) for name, cost in RESIZE.items()},
-}
-
-#: Operators whose outputs beyond the first are bookkeeping (pooling indices, saved statistics, RNG state): only
-#: the first output counts as bytes written.
-FIRST_OUTPUT_ONLY = frozenset({
-    "max_pool2d_with_indices", "max_pool3d_with_indices", "adaptive_max_pool2d", "adaptive_max_pool1d",
-    "adaptive_max_pool3d", "native_batch_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit",
-    "native_layer_norm", "native_group_norm",
-    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
-    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention", "_flash_attention_forward",
-    "_efficient_attention_forward",
-})
-
-
-#: Matrix products whose operands are both activations (``QK^T``, ``PV``): the "attention matmuls". Weights reach
-#: the dispatcher through ``convolution`` and ``mm``/``addmm`` (``nn.Linear``); ``bmm`` and the SDPA kernels come from
-#: ``q @ k.transpose(...)``-style code and ``F.scaled_dot_product_attention``. Module-hook counters never see them.
-ACTIVATION_MATMULS = frozenset({
-    "bmm", "baddbmm", "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
-    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention", "_flash_attention_forward",
-    "_efficient_attention_forward",
-})
-
-
-def classify(name: str) -> str:
-    """'mac', 'other', 'data' (moves bytes, no FLOPs), 'none' (no bytes, no FLOPs) or 'unknown'."""
-    if name in MAC_RULES:
-        return "mac"
-    if name in OTHER_RULES:
-        return "other"
-    if name in DATA_MOVEMENT:
-        return "data"
-    if name in NO_TRAFFIC:
-        return "none"
-    return "unknown"
-
-
-def op_flops(name: str, args, kwargs, outs) -> tuple[int, int]:
-    """(mac_flops, other_flops) of one operator call; (0, 0) for data movement and unknown operators."""
-    rule = MAC_RULES.get(name) or OTHER_RULES.get(name)
-    if rule is None:
-        return 0, 0
-    return rule(args, kwargs or {}, outs)

@@ -20,9 +20,11 @@ from archscope.build.meta import shape_rule_for
 
 # ------------------------------------------------------------------------------------------ the mode
 
+aten = torch.ops.aten
+
 #: Matrix products whose output is materialised in memory; when both operands are activations that output is an
 #: attention score matrix. (The SDPA kernels never materialise theirs, so they are not listed.)
-_SCORE_OPS = frozenset({"bmm", "baddbmm"})
+_SCORE_OPS = frozenset({aten.bmm, aten.baddbmm})
 
 def elements(t: torch.Tensor) -> int:
     """Distinct elements a tensor addresses: broadcast (stride-0) dimensions are read once."""
@@ -54,9 +56,10 @@ def tensors_in(value: Any, out: list | None = None) -> list[torch.Tensor]:
 #: F.linear, F.scaled_dot_product_attention) outside every module that has a counting rule of its own. A functional
 #: convolution is not among them.
 FUNCTIONAL_PRODUCTS = frozenset({
-    "mm", "addmm", "bmm", "baddbmm", "dot", "mv", "addmv", "_scaled_dot_product_flash_attention_for_cpu",
-    "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
-    "_scaled_dot_product_cudnn_attention", "_flash_attention_forward", "_efficient_attention_forward",
+    aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.dot, aten.mv, aten.addmv,
+    aten._scaled_dot_product_flash_attention_for_cpu, aten._scaled_dot_product_flash_attention,
+    aten._scaled_dot_product_efficient_attention, aten._scaled_dot_product_cudnn_attention,
+    aten._flash_attention_forward, aten._efficient_attention_forward,
 })
 
 
@@ -71,17 +74,22 @@ def _is_view(func) -> bool:
 
 
 class _OpInfo:
-    __slots__ = ("name", "kind", "rule", "shape_rule", "first_only", "free", "functional")
+    """What the mode needs to know about one overload, looked up once per mode (the registry is keyed by packet)."""
+
+    __slots__ = ("name", "qualified_name", "kind", "rule", "shape_rule", "first_only", "free", "functional",
+                 "activation_product", "score")
 
     def __init__(self, func):
         packet = func.overloadpacket
-        name = packet.__name__
-        self.name = name
-        self.kind = costs.classify(name)
-        self.rule = costs.MAC_RULES.get(name) or costs.OTHER_RULES.get(name)
+        self.name = packet.__name__
+        self.qualified_name = str(packet)  # "aten.foo": how the report lists an op without a cost
+        self.kind = costs.classify(packet)
+        self.rule = costs.rule_for(packet)
         self.shape_rule = shape_rule_for(func)
-        self.first_only = name in costs.FIRST_OUTPUT_ONLY
-        self.functional = name in FUNCTIONAL_PRODUCTS
+        self.first_only = packet in costs.FIRST_OUTPUT_ONLY
+        self.functional = packet in FUNCTIONAL_PRODUCTS
+        self.activation_product = packet in costs.ACTIVATION_MATMULS
+        self.score = packet in _SCORE_OPS
         # views and aliases move nothing
         self.free = self.kind == "none" or (_is_view(func) and self.kind == "unknown")
         if self.free:
@@ -99,7 +107,7 @@ class Recorder:
         self.path = ""
         self.bpe = bpe
         self.enabled = True
-        self.uncounted: dict[str, int] = {}
+        self.uncounted: dict[str, int] = {}  # "aten.foo" -> calls of ops that have no cost
         # Ultralytics-thop's functional products: counted while no module with its own rule runs
         self.functional_depth = 0
         self.functional_macs: dict[int, int] = {}
@@ -142,7 +150,7 @@ class CountingMode(TorchDispatchMode):
         if info.rule is not None:
             mac, other = info.rule(args, kwargs, outs)
         elif info.kind == "unknown":
-            rec.uncounted[info.name] = rec.uncounted.get(info.name, 0) + 1
+            rec.uncounted[info.qualified_name] = rec.uncounted.get(info.qualified_name, 0) + 1
         read = 0
         for t in tensors_in(args):
             read += elements(t)
@@ -152,8 +160,9 @@ class CountingMode(TorchDispatchMode):
         for t in outs:
             written += elements(t)
         bpe = rec.bpe
-        shape = tuple(outs[0].shape) if info.name in _SCORE_OPS and outs else ()
-        rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read * bpe, written * bpe, shape))
+        shape = tuple(outs[0].shape) if info.score and outs else ()
+        rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read * bpe, written * bpe, shape,
+                                info.activation_product))
         if info.functional and rec.functional_depth == 0:
             rec.functional_macs[rec.layer] = rec.functional_macs.get(rec.layer, 0) + mac // 2
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archscope.analysis.costs import ACTIVATION_MATMULS
-
 
 @dataclass(frozen=True, slots=True)
 class OpRecord:
@@ -22,6 +20,8 @@ class OpRecord:
     bytes_read: int  # every input tensor (activations and weights) at the analysed dtype
     bytes_written: int  # every output tensor at the analysed dtype
     out_shape: tuple[int, ...] = ()  # recorded only for bmm/baddbmm, whose output may be an attention score matrix
+    # both operands are activations (bmm, SDPA: costs.ACTIVATION_MATMULS), as the counting mode marks it
+    activation_product: bool = False
 
     @property
     def flops(self) -> int:
@@ -34,7 +34,7 @@ class OpRecord:
     @property
     def attention_flops(self) -> int:
         """The MAC FLOPs of this call when it multiplies two activations (``bmm``, SDPA), else 0."""
-        return self.mac_flops if self.op in ACTIVATION_MATMULS else 0
+        return self.mac_flops if self.activation_product else 0
 
     @property
     def attention_bytes_fused(self) -> int:
@@ -105,7 +105,7 @@ class ModelCosts:
     gflops_ultralytics: float = 0.0  # per image, what Ultralytics 8.4 prints (sum of the layers')
     gflops_legacy: float = 0.0  # per image, what thop 0.1.1-era Ultralytics / YOLOv5 / YOLOv10 printed
     legacy_proxy: int | None = None  # side of the square proxy image the legacy figure was scaled from (None: full)
-    uncounted_ops: dict[str, int] = field(default_factory=dict)  # ATen ops with no FLOP rule -> calls
+    uncounted_ops: dict[str, int] = field(default_factory=dict)  # ops with no cost ("aten.foo") -> calls
 
     @property
     def totals(self) -> CostTotals:

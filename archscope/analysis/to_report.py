@@ -97,8 +97,15 @@ def add_costs(report: ModelReport, built: BuiltModel, costs, *, depth: int = 0) 
     tt.arithmetic_intensity = _intensity(total.flops, total.bytes_unfused, costs.bytes_fused)
     tt.activation_bytes = sum(lc.activation_bytes for lc in costs.layers)
     tt.peak_activation_bytes = costs.peak_activation_bytes
+    tt.uncounted_ops = uncounted_list(costs.uncounted_ops)
     report.model.dtype = costs.dtype
     return report
+
+
+def uncounted_list(calls: dict[str, int]) -> list[dict[str, Any]]:
+    """``{"aten.foo": 3}`` as the report lists it: ``[{"op": "aten.foo", "calls": 3}]``, most calls first."""
+    ordered = sorted(calls.items(), key=lambda item: (-item[1], item[0]))
+    return [{"op": op, "calls": n} for op, n in ordered]
 
 
 def add_roofline(report: ModelReport, result) -> ModelReport:

@@ -111,5 +111,15 @@ def attention_gflops_line(report) -> str | None:
             f"counts {t.flops / report.model.batch / 1e9:.{d}f} with every elementwise op")
 
 
+def uncounted_line(report) -> str | None:
+    """The operators that ran but have no cost (as fvcore's "unsupported operator ... encountered N time(s)")."""
+    ops = report.totals.uncounted_ops
+    if not ops:
+        return None
+    listed = ", ".join(f"{o['op']} ({o['calls']} call{'s' if o['calls'] != 1 else ''})" for o in ops)
+    return (f"no cost rule for {len(ops)} operator{'s' if len(ops) != 1 else ''}, counted as 0 FLOPs (bytes still "
+            f"counted): {listed}; archscope.register_op_cost adds one")
+
+
 def finding_lines(report) -> list[str]:
     return [f"warning: {f.message}" for f in report.findings]

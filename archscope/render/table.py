@@ -6,7 +6,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from archscope.render.cells import attention_gflops_line, crosscheck_lines, finding_lines, layer_cells, summary_line
+from archscope.render.cells import (
+    attention_gflops_line,
+    crosscheck_lines,
+    finding_lines,
+    layer_cells,
+    summary_line,
+    uncounted_line,
+)
 
 _RIGHT = {"#", "n", "params", "GFLOPs", "MB moved", "FLOP/B", "act MB", "attn GFLOPs", "pred ms"}
 _SHRINKABLE = {"arguments": 30, "output": 22, "module": 28}  # everything else keeps its full width
@@ -36,6 +43,9 @@ def print_report(report, *, depth: int = 0, console: Console | None = None) -> N
         console.print(Text(gflops))
     for line in crosscheck_lines(report):
         console.print(Text(line))
+    uncounted = uncounted_line(report)
+    if uncounted:
+        console.print(Text(uncounted, style="yellow"))
     for line in finding_lines(report):
         console.print(Text(line, style="yellow"))
 

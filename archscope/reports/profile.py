@@ -108,6 +108,9 @@ class Totals:
     activation_bytes: int | None = None
     peak_activation_bytes: int | None = None
     predicted_ms: float | None = None
+    # operators seen that have no cost (counted as 0 FLOPs, their bytes still counted), most calls first:
+    # [{"op": "aten.foo", "calls": 3}]; None in reports made without the engine or by older versions
+    uncounted_ops: list[dict[str, Any]] | None = None
 
 
 @dataclass
