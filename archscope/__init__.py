@@ -12,7 +12,8 @@ Python API (torch is imported only when a model is built)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from archscope._version import __version__
 from archscope.errors import ArchscopeError

@@ -183,3 +183,22 @@ def test_records_and_the_package_stay_torch_free():
             "archscope.register_op_cost; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_user_op_named_like_an_aten_op_keeps_its_own_shape_on_meta():
+    """Shape rules are aten's: a user's ``archscope_meta_test::add`` (here: a sum over the last dim) must not be
+    answered with aten's broadcasting ``add`` rule."""
+    from archscope.build.meta import shape_only
+
+    @torch.library.custom_op("archscope_meta_test::add", mutates_args=())
+    def user_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (x + y).sum(-1)
+
+    @user_add.register_fake
+    def _(x, y):
+        return x.new_empty(x.shape[:-1])
+
+    x = torch.empty(2, 3, 5, device="meta")
+    with shape_only():
+        out = torch.ops.archscope_meta_test.add(x, x)
+    assert tuple(out.shape) == (2, 3)

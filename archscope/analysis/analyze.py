@@ -103,7 +103,7 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
         lc.live_bytes = live[i] if live else 0
         ul_macs = conventions.ultralytics.get(i, 0) + recorder.functional_macs.get(i, 0)
         lc.gflops_ultralytics = 2 * ul_macs / batch / 1e9
-        if proxy is not None:
+        if area is not None:
             lc.gflops_legacy = 2 * legacy_counts.get(i, 0) * area / 1e9
         elif legacy:
             lc.gflops_legacy = 2 * legacy_counts.get(i, 0) / batch / 1e9

@@ -36,9 +36,10 @@ Users add formulas for their own operators with :func:`register_op_cost` (``arch
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from math import prod
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 from torch._ops import OpOverload, OpOverloadPacket
@@ -238,7 +239,7 @@ def _as_pair(formula: Callable, kind: str) -> Formula:
             return int(flops[0]), int(flops[1])
         return (int(flops), 0) if kind == "mac" else (0, int(flops))
 
-    pair.__wrapped__ = formula
+    pair.__wrapped__ = formula  # type: ignore[attr-defined]  # for introspection, as functools.wraps would set it
     return pair
 
 
@@ -555,11 +556,13 @@ def op_flops(op: OpOverloadPacket, args, kwargs, outs) -> tuple[int, int]:
 def cost_table_markdown() -> str:
     """The cost table as Markdown (for the README and ``archscope explain``)."""
     rows = [
-        ("convolution", "mac", "2·N·Cout·Hout·Wout·Cin/groups·kh·kw (transposed: input spatial size); bias: +1/output in other"),
+        ("convolution", "mac",
+         "2·N·Cout·Hout·Wout·Cin/groups·kh·kw (transposed: input spatial size); bias: +1/output in other"),
         ("mm / addmm", "mac", "2·M·K·N; addmm bias: +1/output in other"),
         ("bmm / baddbmm", "mac", "2·B·M·K·N; baddbmm bias: +1/output in other"),
         ("dot / mv", "mac", "2·K / 2·M·K"),
-        ("SDPA (flash, flash_for_cpu, efficient, cudnn)", "mac", "2·B·H·Lq·Lk·(Dqk+Dv); other: 6/score (+1 with a mask)"),
+        ("SDPA (flash, flash_for_cpu, efficient, cudnn)", "mac",
+         "2·B·H·Lq·Lk·(Dqk+Dv); other: 6/score (+1 with a mask)"),
         ("matmul, linear, einsum", "—", "counted as the mm/addmm/bmm they dispatch to"),
         ("batch_norm (inference)", "other", "2/element (folded scale and shift)"),
         ("layer_norm, group_norm", "other", "7/element (5 without affine)"),

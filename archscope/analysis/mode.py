@@ -186,7 +186,8 @@ class ModuleTracker:
         self.functional_rule = functional_rule  # module -> True while it runs, functional products are not counted
         self.on_layer_start = on_layer_start
         self.stack: list[tuple[torch.nn.Module, int, str, bool]] = []
-        self.layer_of = {id(layer): i for i, layer in enumerate(model.layers)}
+        layers: Any = model.layers  # an ArchModel's ModuleList (torch's stubs type module attributes loosely)
+        self.layer_of = {id(layer): i for i, layer in enumerate(layers)}
         self.known = {id(m) for m in model.modules()}
         self._children: dict[int, dict[int, str]] = {}
         self._handles: list[Any] = []

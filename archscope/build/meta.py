@@ -484,7 +484,10 @@ _UPSAMPLE = ("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d", "
 
 
 def shape_rule_for(func: Any) -> Callable | None:
-    """The shape rule of an ATen overload (``func``), or None when its real meta kernel must answer."""
+    """The shape rule of an ATen overload (``func``), or None when its real meta kernel must answer (every op
+    outside the ``aten`` namespace: a user's ``mylib::add`` is not aten's ``add``)."""
+    if getattr(func, "namespace", None) != "aten":
+        return None
     name = func.overloadpacket.__name__
     if name in _UPSAMPLE:
         overload = f"{name}.{func._overloadname}"
