@@ -5,7 +5,7 @@ Kept free of torch imports so reports can be loaded, compared and rendered witho
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,11 @@ class CostTotals:
     attention_bytes: int = 0  # part of bytes_unfused: what those matmuls read and write
     attention_bytes_fused: int = 0  # the same with score matrices kept on chip (as fused attention kernels do)
 
+    def merge(self, other: CostTotals) -> None:
+        """Add another total field by field (every field is additive)."""
+        for name in COST_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def add(self, op: OpRecord) -> None:
         self.flops += op.flops
         self.mac_flops += op.mac_flops
@@ -69,6 +74,11 @@ class CostTotals:
         if op.attention_flops:
             self.attention_bytes += op.bytes
             self.attention_bytes_fused += op.attention_bytes_fused
+
+
+#: The additive cost figures: each is a field of CostTotals and, under the same name, of a report's layers and
+#: totals (``to_report`` copies them by name, so a new one is a field here, a line in ``add`` and a report field).
+COST_FIELDS = tuple(f.name for f in fields(CostTotals))
 
 
 @dataclass(slots=True)
@@ -112,13 +122,7 @@ class ModelCosts:
         """The whole model: every layer plus anything outside the layers."""
         total = CostTotals()
         for part in [*(layer.totals for layer in self.layers), self.outside]:
-            total.flops += part.flops
-            total.mac_flops += part.mac_flops
-            total.other_flops += part.other_flops
-            total.bytes_unfused += part.bytes_unfused
-            total.attention_flops += part.attention_flops
-            total.attention_bytes += part.attention_bytes
-            total.attention_bytes_fused += part.attention_bytes_fused
+            total.merge(part)
         return total
 
     @property

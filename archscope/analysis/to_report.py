@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from archscope.analysis.records import COST_FIELDS, CostTotals
 from archscope.build.builder import BuiltModel
 from archscope.reports.profile import LayerReport, ModelInfo, ModelReport, Totals
 
@@ -69,12 +70,10 @@ def add_costs(report: ModelReport, built: BuiltModel, costs, *, depth: int = 0) 
 
     for layer, lc in zip(report.layers, costs.layers):
         t = lc.totals
-        layer.flops, layer.mac_flops, layer.other_flops = t.flops, t.mac_flops, t.other_flops
-        layer.attention_flops, layer.attention_bytes = t.attention_flops, t.attention_bytes
-        layer.attention_bytes_fused = t.attention_bytes_fused
+        _copy_costs(t, layer)
         layer.gflops_ultralytics = lc.gflops_ultralytics
         layer.gflops_legacy = lc.gflops_legacy
-        layer.bytes_unfused, layer.bytes_fused = t.bytes_unfused, lc.bytes_fused
+        layer.bytes_fused = lc.bytes_fused
         layer.arithmetic_intensity = _intensity(t.flops, t.bytes_unfused, lc.bytes_fused)
         layer.activation_bytes = lc.activation_bytes
         layer.score_bytes, layer.score_shape = lc.score_bytes, list(lc.score_shape) or None
@@ -89,11 +88,9 @@ def add_costs(report: ModelReport, built: BuiltModel, costs, *, depth: int = 0) 
         ]
     total = costs.totals
     tt = report.totals
-    tt.flops, tt.mac_flops, tt.other_flops = total.flops, total.mac_flops, total.other_flops
-    tt.attention_flops, tt.attention_bytes = total.attention_flops, total.attention_bytes
-    tt.attention_bytes_fused = total.attention_bytes_fused
+    _copy_costs(total, tt)
     tt.gflops_ultralytics, tt.gflops_legacy = costs.gflops_ultralytics, costs.gflops_legacy
-    tt.bytes_unfused, tt.bytes_fused = total.bytes_unfused, costs.bytes_fused
+    tt.bytes_fused = costs.bytes_fused
     tt.arithmetic_intensity = _intensity(total.flops, total.bytes_unfused, costs.bytes_fused)
     tt.activation_bytes = sum(lc.activation_bytes for lc in costs.layers)
     tt.peak_activation_bytes = costs.peak_activation_bytes
@@ -106,6 +103,12 @@ def uncounted_list(calls: dict[str, int]) -> list[dict[str, Any]]:
     """``{"aten.foo": 3}`` as the report lists it: ``[{"op": "aten.foo", "calls": 3}]``, most calls first."""
     ordered = sorted(calls.items(), key=lambda item: (-item[1], item[0]))
     return [{"op": op, "calls": n} for op, n in ordered]
+
+
+def _copy_costs(totals: CostTotals, target: LayerReport | Totals) -> None:
+    """The additive figures, by name: a report's layers and totals carry every CostTotals field."""
+    for name in COST_FIELDS:
+        setattr(target, name, getattr(totals, name))
 
 
 def add_roofline(report: ModelReport, result) -> ModelReport:

@@ -7,8 +7,10 @@ Times are milliseconds, rates per second, ``flops``/``bytes`` are for the whole 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from archscope.reports.schema import known_fields, require_schema
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -171,9 +173,7 @@ class BenchReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchReport:
-        schema = data.get("schema")
-        if schema != SCHEMA:
-            raise ValueError(f"not an archscope bench report (schema {schema!r}, expected {SCHEMA!r})")
+        require_schema(data, SCHEMA, "bench report")
         batches = []
         for raw in data["batches"]:
             raw = dict(raw)
@@ -191,5 +191,4 @@ class BenchReport:
 
 
 def _known(cls: type[DataclassInstance], raw: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)} - {"layers", "from_"}
-    return {k: v for k, v in raw.items() if k in names}
+    return known_fields(cls, raw, nested=("layers", "from_"))

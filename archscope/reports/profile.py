@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from archscope.errors import ArchscopeError
+from archscope.reports.schema import known_fields, require_schema
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -154,9 +155,7 @@ class ModelReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelReport:
-        schema = data.get("schema")
-        if schema != SCHEMA:
-            raise ValueError(f"not an archscope report (schema {schema!r}, expected {SCHEMA!r})")
+        require_schema(data, SCHEMA, "report")
         layers = []
         for raw in data["layers"]:
             raw = dict(raw)
@@ -222,6 +221,4 @@ def _schema_problem(schema: str) -> str:
 
 
 def _known(cls: type[DataclassInstance], raw: dict[str, Any]) -> dict[str, Any]:
-    """Keys this version knows: newer reports may carry more, which older readers ignore."""
-    names = {f.name for f in fields(cls)} - {"submodules"}
-    return {k: v for k, v in raw.items() if k in names}
+    return known_fields(cls, raw, nested=("submodules",))
