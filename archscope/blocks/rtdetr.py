@@ -41,7 +41,7 @@ def _hg_rule(ctx, name):
     return Resolved([c1, cm, c2, *ctx.args[2:]], c2)
 
 
-_HG_RULE = CustomRule(_hg_rule, "c1=in, [cm, c2, ...] as written, out = c2")
+_HG_RULE = CustomRule(_hg_rule, "c1=in, [cm, c2, ...] as written, out = c2", computed=(0,))
 
 
 def _decoder_rule(ctx, name):
@@ -322,7 +322,7 @@ def _inverse_sigmoid(x, eps: float = 1e-5):
     return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
 
 
-@block(family="rtdetr", channels=CustomRule(_decoder_rule, "args = [nc, [in channels], ...]"))
+@block(family="rtdetr", channels=CustomRule(_decoder_rule, "args = [nc, [in channels], ...]", computed=(1,)))
 class RTDETRDecoder(nn.Module):
     """RT-DETR decoder head: eval output ``[B, nq, 6]`` = top-``nq`` (box cx, cy, w, h in [0, 1], score, class)."""
 
