@@ -70,7 +70,8 @@ def test_wrong_type_is_one_located_line(tmp_path, row, message):
      "[32, 3, 2, None, 1, 1, True, 9]"),
     ("[-1, 1, nn.Upsample, [None, 2, nearest, False, False, 1]]",
      "(nn.Upsample): too many arguments for nn.Upsample(size=None, scale_factor=None, mode='nearest', "
-     "align_corners=None, recompute_scale_factor=None): it takes at most 5, got 6: [None, 2, 'nearest', False, False, 1]"),
+     "align_corners=None, recompute_scale_factor=None): it takes at most 5, got 6: "
+     "[None, 2, 'nearest', False, False, 1]"),
     # arguments a block would ignore are refused: nn.Identity takes *args, BatchNorm2d's channels are its input's
     ("[-1, 1, nn.Identity, [3]]", "(nn.Identity): nn.Identity takes no arguments, got 1: [3]"),
     ("[-1, 1, nn.BatchNorm2d, [16]]", "(nn.BatchNorm2d): nn.BatchNorm2d takes no arguments, got 1: [16]"),

@@ -12,13 +12,13 @@ import textwrap
 
 import pytest
 import torch
+from reference.ultralytics_layers import RTDETR_LAYERS
 
 from archscope.analysis.to_report import leaf_module_count
 from archscope.blocks.rtdetr import AIFI, HGBlock, HGStem, RTDETRDecoder, sincos_2d
 from archscope.build.builder import BuildOptions, build_model
 from archscope.build.materialize import materialize
 from archscope.spec.model_spec import load_spec
-from reference.ultralytics_layers import RTDETR_LAYERS
 
 
 def n_params(module) -> int:

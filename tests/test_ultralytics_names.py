@@ -5,7 +5,6 @@ installed ``ultralytics`` package's cfg/models, with the scale taken from the na
 from __future__ import annotations
 
 import sys
-import textwrap
 
 import pytest
 from typer.testing import CliRunner
