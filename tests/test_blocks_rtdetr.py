@@ -12,7 +12,9 @@ import textwrap
 
 import pytest
 import torch
+from reference.ultralytics_layers import RTDETR_LAYERS
 
+from archscope.analysis.to_report import leaf_module_count
 from archscope.blocks.rtdetr import AIFI, HGBlock, HGStem, RTDETRDecoder, sincos_2d
 from archscope.build.builder import BuildOptions, build_model
 from archscope.build.materialize import materialize
@@ -133,3 +135,17 @@ def test_small_rtdetr_yaml_builds_and_runs_non_square(tmp_path):
     with torch.no_grad():
         y = model(torch.randn(1, 3, 128, 160))
     assert list(y.shape) == [1, 20, 6] and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("cfg, scale", list(RTDETR_LAYERS))
+def test_layer_count_matches_ultralytics(cfg_dir, cfg, scale):
+    """totals.layers is Ultralytics' deduplicated leaf count: each HGBlock has its own ReLU (shared by its convs),
+    every HGStem conv its own; one shared across all HGBlocks gave 465 / 583 for rtdetr-l / -x."""
+    built = build_model(load_spec(cfg_dir / cfg), BuildOptions(scale=scale))
+    assert (leaf_module_count(built.model), built.params) == RTDETR_LAYERS[(cfg, scale)]
+
+
+def test_hgblock_activation_is_per_block_and_shared_inside():
+    with torch.device("meta"):
+        a, b = HGBlock(48, 48, 128, 3, 6), HGBlock(48, 48, 128, 3, 6)
+    assert a.sc.act is a.ec.act is a.m[0].act and a.sc.act is not b.sc.act

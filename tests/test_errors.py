@@ -80,7 +80,7 @@ def test_unregistered_python_name_is_not_imported(tmp_path):
     "row, fragment",
     [
         ("[-1, 1, Conv, ['sixteen', 3, 2]]", "channel count must be an integer"),
-        ("[-1, 1, Conv, [16, 3, 2, 1, 1, 1, 1, 1, 1, 1]]", "cannot build Conv"),
+        ("[-1, 1, Conv, [16, 3, 2, 1, 1, 1, 1, 1, 1, 1]]", "too many arguments for Conv("),
         ("[-1, 1, Conv, [0, 3, 2]]", "must be positive"),
         ("[-1, 0, Conv, [16, 3, 2]]", "repeats must be a positive integer"),
         ("[-1, 1, Conv, []]", "needs its output channels"),

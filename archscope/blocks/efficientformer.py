@@ -46,7 +46,8 @@ class EfficientFormerAttention(nn.Module):
     [key_dim, num_heads, attn_ratio, resolution] (resolution: int or [H, W], the feature map it will see);
     output channels = input channels."""
 
-    def __init__(self, c1, key_dim=32, num_heads=8, attn_ratio=4, resolution=7):
+    def __init__(self, c1: int, key_dim: int = 32, num_heads: int = 8, attn_ratio: float = 4,
+                 resolution: int | tuple[int, int] = 7):
         super().__init__()
         if key_dim < 1 or num_heads < 1 or attn_ratio <= 0:
             raise ValueError("EfficientFormerAttention: key_dim, num_heads and attn_ratio must be positive")

@@ -126,7 +126,7 @@ class C2f_MQA(C2f):
     """C2f followed by Mobile MQA on its output (2 heads, key_dim = value_dim = 48, no downsampling), as in the
     seed. The YAML repeat count makes that many copies of the whole block (the seed's registration)."""
 
-    def __init__(self, c1, c2, n=1, shortcut=False, g=1, e=0.5):
+    def __init__(self, c1, c2, n: int | bool = 1, shortcut=False, g=1, e=0.5):  # the seed's True lands in n
         super().__init__(c1, c2, n, shortcut, g, e)
         self.att = MultiQueryAttentionLayerWithDownSampling(c2, 2, 48, 48, 1, 1, 1)
 
@@ -138,7 +138,7 @@ class C2f_MQA(C2f):
 class C2f_MHSA(C2f):
     """C2f_MQA's twin with multi-head attention (2 heads, each with its own 48-wide key and value)."""
 
-    def __init__(self, c1, c2, n=1, shortcut=False, g=1, e=0.5):
+    def __init__(self, c1, c2, n: int | bool = 1, shortcut=False, g=1, e=0.5):  # the seed's True lands in n
         super().__init__(c1, c2, n, shortcut, g, e)
         self.att = MultiHeadAttentionLayerWithDownSampling(c2, 2, 48, 48, 1, 1, 1)
 

@@ -41,7 +41,7 @@ def _hg_rule(ctx, name):
     return Resolved([c1, cm, c2, *ctx.args[2:]], c2)
 
 
-_HG_RULE = CustomRule(_hg_rule, "c1=in, [cm, c2, ...] as written, out = c2")
+_HG_RULE = CustomRule(_hg_rule, "c1=in, [cm, c2, ...] as written, out = c2", computed=(0,))
 
 
 def _decoder_rule(ctx, name):
@@ -77,10 +77,11 @@ class HGStem(nn.Module):
 
 
 class LightConv(nn.Module):
-    """1x1 Conv (no activation) then a depthwise k x k Conv."""
+    """1x1 Conv (no activation) then a depthwise k x k Conv (a ReLU of its own unless ``act`` is given)."""
 
-    def __init__(self, c1: int, c2: int, k: int = 1, act=nn.ReLU()):
+    def __init__(self, c1: int, c2: int, k: int = 1, act=None):
         super().__init__()
+        act = nn.ReLU() if act is None else act
         self.conv1 = Conv(c1, c2, 1, act=False)
         self.conv2 = DWConv(c2, c2, k, act=act)
 
@@ -90,11 +91,17 @@ class LightConv(nn.Module):
 
 @block(family="rtdetr", channels=_HG_RULE, repeat=RepeatRule("inner", 4))
 class HGBlock(nn.Module):
-    """PP-HGNet block: n chained convs, concat of the input and every output, squeeze (c2/2) and excite (c2) 1x1s."""
+    """PP-HGNet block: n chained convs, concat of the input and every output, squeeze (c2/2) and excite (c2) 1x1s.
+
+    One activation instance per block, shared by its convs (Ultralytics 8.4's ``act=None`` -> ``nn.ReLU()`` in the
+    constructor; a default argument ``act=nn.ReLU()`` would share one instance across every HGBlock of the model,
+    which its deduplicated module count, "layers", would then show as 5 too few for rtdetr-l).
+    """
 
     def __init__(self, c1: int, cm: int, c2: int, k: int = 3, n: int = 6, lightconv: bool = False,
-                 shortcut: bool = False, act=nn.ReLU()):
+                 shortcut: bool = False, act=None):
         super().__init__()
+        act = nn.ReLU() if act is None else act
         unit = LightConv if lightconv else Conv
         self.m = nn.ModuleList(unit(c1 if i == 0 else cm, cm, k=k, act=act) for i in range(n))
         self.sc = Conv(c1 + n * cm, c2 // 2, 1, 1, act=act)
@@ -259,7 +266,7 @@ class MSDeformAttn(nn.Module):
 class DeformableTransformerDecoderLayer(nn.Module):
     """Self-attention over queries, deformable cross-attention into the multi-scale memory, then an FFN (post-norm)."""
 
-    def __init__(self, d_model=256, n_heads=8, d_ffn=1024, dropout=0.0, act=nn.ReLU(), n_levels=4, n_points=4):
+    def __init__(self, d_model=256, n_heads=8, d_ffn=1024, dropout=0.0, act=None, n_levels=4, n_points=4):
         super().__init__()
         self.self_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout)
         self.dropout1 = nn.Dropout(dropout)
@@ -268,7 +275,7 @@ class DeformableTransformerDecoderLayer(nn.Module):
         self.dropout2 = nn.Dropout(dropout)
         self.norm2 = nn.LayerNorm(d_model)
         self.linear1 = nn.Linear(d_model, d_ffn)
-        self.act = act
+        self.act = nn.ReLU() if act is None else act  # a default instance would be shared by every layer
         self.dropout3 = nn.Dropout(dropout)
         self.linear2 = nn.Linear(d_ffn, d_model)
         self.dropout4 = nn.Dropout(dropout)
@@ -322,7 +329,7 @@ def _inverse_sigmoid(x, eps: float = 1e-5):
     return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
 
 
-@block(family="rtdetr", channels=CustomRule(_decoder_rule, "args = [nc, [in channels], ...]"))
+@block(family="rtdetr", channels=CustomRule(_decoder_rule, "args = [nc, [in channels], ...]", computed=(1,)))
 class RTDETRDecoder(nn.Module):
     """RT-DETR decoder head: eval output ``[B, nq, 6]`` = top-``nq`` (box cx, cy, w, h in [0, 1], score, class)."""
 

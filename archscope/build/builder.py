@@ -11,6 +11,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
+from archscope.build.arguments import check_arguments
 from archscope.build.catalog import default_registry
 from archscope.build.registry import ChannelContext, Registry
 from archscope.errors import ArchscopeError
@@ -173,7 +174,7 @@ def _build_layer(row, spec, scaling, nc, ch_in, channels, registry, context):
             raise ArchscopeError(f"takes input from layer {j}, a head, whose outputs cannot feed another layer")
         c_in.append(c)
     args = _resolve_names(list(row.args), spec, nc)
-    args = _dialect_args(block, args, spec, sources)
+    args = yaml_args = _dialect_args(block, args, spec, sources)
     n = max(round(row.repeats * scaling.depth), 1) if row.repeats > 1 else row.repeats
     ctx = ChannelContext(c_in, is_multi, args, nc, scaling.width, scaling.max_channels, scaling.scale, spec.dialect)
     resolved = block.channels.resolve(ctx, row.module)
@@ -182,6 +183,7 @@ def _build_layer(row, spec, scaling, nc, ch_in, channels, registry, context):
         args = [*args[: block.repeat.position], n, *args[block.repeat.position:]]
     if block.scale_args is not None:
         args = block.scale_args(list(args), scaling.scale)
+    check_arguments(block, row.module, yaml_args, resolved.args, args)
     if block.modern:
         context.legacy_heads = False
     module = _construct(block, args, n, row.module)

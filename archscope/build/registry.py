@@ -64,9 +64,15 @@ class Resolved:
 
 
 class ChannelRule:
-    """Base class: ``resolve`` maps a row to constructor args and output channels; ``describe`` is for humans."""
+    """Base class: ``resolve`` maps a row to constructor args and output channels; ``describe`` is for humans.
+
+    ``computed`` lists the positions in the resolved args that the rule fills itself (the input channels, say; a
+    negative position counts from the end); the row's own args fill the other positions in order. The argument
+    check (:mod:`archscope.build.arguments`) uses it to name an argument by its place in the YAML row.
+    """
 
     description = ""
+    computed: tuple[int, ...] = ()
 
     def resolve(self, ctx: ChannelContext, block: str) -> Resolved:  # pragma: no cover - interface
         raise NotImplementedError
@@ -79,6 +85,7 @@ class ScaledOut(ChannelRule):
     """``args[0]`` is the output channel count: width-scaled, then ``[c_in, c_out, *args[1:]]``."""
 
     description = "c1=in, c2=args[0]*width (cap, /8)"
+    computed = (0,)
 
     def resolve(self, ctx, block):
         if not ctx.args:
@@ -93,6 +100,7 @@ class FixedOut(ChannelRule):
     """``args[0]`` is the output channel count (or a list of them), taken as written: ``[c_in, *args]``."""
 
     description = "c1=in, c2=args[0] as written"
+    computed = (0,)
 
     def resolve(self, ctx, block):
         if not ctx.args:
@@ -116,6 +124,7 @@ class SameAsInput(ChannelRule):
         self.prepend_input = prepend_input
         if prepend_input:
             self.description = "c1=in, out = in"
+            self.computed = (0,)
 
     def resolve(self, ctx, block):
         c = ctx.c_in[0] if ctx.from_is_list else ctx.single_input(block)
@@ -127,6 +136,7 @@ class InputOnly(ChannelRule):
     """The block takes only the input channels (``nn.BatchNorm2d``)."""
 
     description = "args = [in], out = in"
+    computed = (0,)
 
     def resolve(self, ctx, block):
         c = ctx.single_input(block)
@@ -159,6 +169,7 @@ class HeadInputs(ChannelRule):
 
     def __init__(self, scaled_arg: int | None = None):
         self.scaled_arg = scaled_arg
+        self.computed = (-1,)
         self.description = "args + [in channels]" + (f", args[{scaled_arg}]*width" if scaled_arg is not None else "")
 
     def resolve(self, ctx, block):
@@ -173,9 +184,11 @@ class HeadInputs(ChannelRule):
 class CustomRule(ChannelRule):
     """A rule given as a function ``(ctx, block) -> Resolved`` plus a description, for unusual blocks."""
 
-    def __init__(self, fn: Callable[[ChannelContext, str], Resolved], description: str):
+    def __init__(self, fn: Callable[[ChannelContext, str], Resolved], description: str,
+                 computed: tuple[int, ...] = ()):
         self.fn = fn
         self.description = description
+        self.computed = computed
 
     def resolve(self, ctx, block):
         return self.fn(ctx, block)

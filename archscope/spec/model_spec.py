@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypedDict
 
 import yaml
 
 from archscope.errors import ArchscopeError
+from archscope.spec.sources import find_model_file
 from archscope.util.text import positive_int
 
 MAX_YAML_BYTES = 2_000_000
@@ -94,11 +95,15 @@ def load_spec(source: str | os.PathLike | dict, *, name: str | None = None) -> M
     """Parse a model file (path) or an already-loaded dict into a ModelSpec."""
     if isinstance(source, dict):
         return _parse_document(source, lines={}, path=name or "<dict>")
-    path = str(source)
+    found = find_model_file(str(source))  # a name Ultralytics knows (yolo11n.yaml) may live in its package
+    path = found.path
     text = _read_text(path)
     root = _compose(text, path)
     data, lines = _to_python(root, path)
-    return _parse_document(data, lines=lines, path=path)
+    spec = _parse_document(data, lines=lines, path=path)
+    if found.scale or found.name:
+        spec = replace(spec, default_scale=found.scale or spec.default_scale, name=found.name or spec.name)
+    return spec
 
 
 def _read_text(path: str) -> str:
