@@ -165,3 +165,29 @@ def test_index_needs_a_multi_output_input(tmp_path):
             "head": [[-1, 1, "Classify", ["nc"]]]}
     with pytest.raises(ArchscopeError, match="layer 1 .*Index needs a multi-output input"):
         build_model(load_spec(data, name="idx.yaml"))
+
+
+@pytest.mark.parametrize("cfg", sorted(c for c, s in YOLO26 if c.startswith("26/") and s == "n"))
+def test_real_forward_matches_the_meta_build(cfg, cfg_dir):
+    """A real CPU forward at a small non-square size gives exactly the shapes the meta build predicted."""
+    from archscope.build.builder import shape_of
+
+    size = (96, 160) if "p6" not in cfg else (128, 192)
+    built = build_model(load_spec(cfg_dir / cfg), BuildOptions(imgsz=size))
+    model = materialize(built)
+    seen = {}
+    with torch.no_grad():
+        model.run(torch.randn(1, 3, *size), on_layer=lambda i, out: seen.__setitem__(i, shape_of(out)))
+    assert [seen[i] for i in range(len(built.layers))] == [layer.output_shape for layer in built.layers]
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("end2end", 3, "'end2end' must be true or false, got 3"),
+    ("reg_max", 0, "reg_max"),
+])
+def test_bad_head_keys_are_one_clear_line(key, value, message):
+    data = {"nc": 2, key: value, "backbone": [[-1, 1, "Conv", [8, 3, 2]], [-1, 1, "Conv", [16, 3, 2]]],
+            "head": [[[0, 1], 1, "Detect", ["nc"]]]}
+    with pytest.raises(ArchscopeError, match=message) as err:
+        build_model(load_spec(data, name="bad.yaml"))
+    assert "\n" not in str(err.value) and str(err.value).startswith("bad.yaml")
