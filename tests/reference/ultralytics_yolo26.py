@@ -1,4 +1,7 @@
-"""Reference figures of Ultralytics 8.4.190's YOLO26 configs (and its TorchVision config), from the real package (literal data, no Ultralytics code). Written by scripts/ul84_yolo26.py; see README.md here."""
+"""Reference figures of Ultralytics 8.4.190's YOLO26 configs (and its TorchVision config), from the real package (literal data, no Ultralytics code).
+
+ultralytics==8.4.190, ultralytics-thop 2.2.3, torch==2.14.1+cu130 (CPU), torchvision==0.29.1+cu130, YOLO_OFFLINE=1. Written by scripts/ul84_yolo26.py (its docstring gives the exact procedure); see README.md here.
+"""
 
 
 # (yaml path relative to ultralytics/cfg/models, scale) -> figures

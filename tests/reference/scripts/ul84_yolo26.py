@@ -100,9 +100,13 @@ for cfg in CONFIGS:
             gflops[(cfg, scale)] = model.info(imgsz=640)[3]
         print(cfg, scale, total, n_layers, flush=True, file=c.sys.stderr)
 
+import torchvision  # noqa: E402
+
 c.finish(
     "Reference figures of Ultralytics 8.4.190's YOLO26 configs (and its TorchVision config), from the real package "
-    "(literal data, no Ultralytics code). Written by scripts/ul84_yolo26.py; see README.md here.",
+    "(literal data, no Ultralytics code).\n\nultralytics==8.4.190, ultralytics-thop 2.2.3, "
+    f"torch=={torch.__version__} (CPU), torchvision=={torchvision.__version__}, YOLO_OFFLINE=1. Written by "
+    "scripts/ul84_yolo26.py (its docstring gives the exact procedure); see README.md here.\n",
     "ultralytics_yolo26.py",
     [("(yaml path relative to ultralytics/cfg/models, scale) -> figures", "YOLO26", records, "indented"),
      ("(cfg, first scale) -> model.eval().info(imgsz=640) GFLOPs, unrounded", "GFLOPS_640", gflops, "line"),
