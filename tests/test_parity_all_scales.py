@@ -2,7 +2,7 @@
 
 Figures: tests/reference/ultralytics_params.py (Ultralytics 8.4.190 model.info and per-layer parameter sums; its
 docstring gives the exact procedure), 152 (config, scale) pairs over v3, v5, v6, v8, v9, v10, 11 and 12, plus the
-RT-DETR configs in RTDETR.
+RT-DETR configs in RTDETR. YOLO26 (every scale, with module counts and shapes): tests/test_parity_yolo26.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ from archscope.errors import ArchscopeError
 from archscope.spec.model_spec import load_spec
 from reference.ultralytics_params import PARAMS, RTDETR
 
-# torchvision backbones are wrapped by Ultralytics' TorchVision module; archscope has no torchvision dependency.
-UNSUPPORTED = {"11/yolo11-cls-resnet18.yaml": "TorchVision"}
+# The TorchVision block needs the optional torchvision package (archscope[torchvision]); without it the config must
+# fail with one clear line. YOLO26 (and the same config's shapes and module count): tests/test_parity_yolo26.py.
+NEEDS_TORCHVISION = {"11/yolo11-cls-resnet18.yaml"}
+try:
+    import torchvision  # noqa: F401
+
+    HAVE_TORCHVISION = True
+except Exception:  # noqa: BLE001 - missing, or built for another torch
+    HAVE_TORCHVISION = False
 
 
 def _check(cfg_dir, cfg, scale, ref):
@@ -25,7 +32,7 @@ def _check(cfg_dir, cfg, scale, ref):
     assert built.params == ref["params"]
 
 
-SUPPORTED = sorted((k for k in PARAMS if k[0] not in UNSUPPORTED), key=str)
+SUPPORTED = sorted((k for k in PARAMS if HAVE_TORCHVISION or k[0] not in NEEDS_TORCHVISION), key=str)
 
 
 @pytest.mark.parametrize("key", SUPPORTED, ids=[f"{c}:{s}" for c, s in SUPPORTED])
@@ -39,9 +46,10 @@ def test_coverage_spans_every_family_and_task():
     assert len(SUPPORTED) >= 140
 
 
-@pytest.mark.parametrize("cfg", sorted(UNSUPPORTED))
-def test_unsupported_blocks_fail_clearly(cfg, cfg_dir):
-    with pytest.raises(ArchscopeError, match=f"unknown module '{UNSUPPORTED[cfg]}'"):
+@pytest.mark.skipif(HAVE_TORCHVISION, reason="torchvision is installed: the config is checked above")
+@pytest.mark.parametrize("cfg", sorted(NEEDS_TORCHVISION))
+def test_torchvision_config_without_torchvision_fails_clearly(cfg, cfg_dir):
+    with pytest.raises(ArchscopeError, match=r"TorchVision needs the torchvision package.*archscope\[torchvision\]"):
         build_model(load_spec(cfg_dir / cfg), BuildOptions())
 
 

@@ -22,65 +22,9 @@ import torch
 from torch import nn
 
 from archscope.blocks.common import Conv
-from archscope.blocks.csp import C2f, C3k
+from archscope.blocks.csp import C3, C2f, C3k
+from archscope.blocks.psa import Attention, PSABlock, _need_equal_channels, _psa_heads  # noqa: F401 - re-exported
 from archscope.build.registry import INNER, ScaledOut, block
-
-
-def _need_equal_channels(name: str, c1: int, c2: int) -> None:
-    if c1 != c2:
-        raise ValueError(f"{name} keeps its channel count: input channels {c1} must equal output channels {c2}")
-
-
-def _psa_heads(c: int) -> int:
-    """PSA-style blocks use one head per 64 channels of the attended half (at least one)."""
-    return max(c // 64, 1)
-
-
-class Attention(nn.Module):
-    """Multi-head self-attention over all H*W positions, with 1x1-conv projections and a depthwise 3x3 positional
-    encoding on the values (the YOLOv10 PSA attention).
-
-    Keys and queries are ``key_dim = int(head_dim * attn_ratio)`` wide per head, values ``head_dim`` wide, all three
-    produced by one 1x1 Conv (no activation) with ``dim + 2 * heads * key_dim`` output channels.
-    """
-
-    def __init__(self, dim, num_heads=8, attn_ratio=0.5):
-        super().__init__()
-        if num_heads < 1 or dim % num_heads:
-            raise ValueError(f"Attention: {dim} channels cannot be split evenly into {num_heads} heads")
-        self.num_heads = num_heads
-        self.head_dim = dim // num_heads
-        self.key_dim = int(self.head_dim * attn_ratio)
-        self.scale = self.key_dim ** -0.5
-        qkv_channels = dim + 2 * self.key_dim * num_heads
-        self.qkv = Conv(dim, qkv_channels, 1, act=False)
-        self.proj = Conv(dim, dim, 1, act=False)
-        self.pe = Conv(dim, dim, 3, 1, g=dim, act=False)
-
-    def forward(self, x):
-        b, c, h, w = x.shape
-        tokens = h * w
-        per_head = (self.key_dim, self.key_dim, self.head_dim)
-        q, k, v = self.qkv(x).view(b, self.num_heads, sum(per_head), tokens).split(per_head, dim=2)
-        scores = (q * self.scale).transpose(-2, -1) @ k  # [B, heads, N, N]
-        weights = scores.softmax(dim=-1)
-        out = (v @ weights.transpose(-2, -1)).view(b, c, h, w)  # [B, heads, head_dim, N] -> [B, C, H, W]
-        out = out + self.pe(v.reshape(b, c, h, w))
-        return self.proj(out)
-
-
-class PSABlock(nn.Module):
-    """Attention then a two-layer 1x1-conv FFN (c -> 2c -> c), each with a residual add when ``shortcut``."""
-
-    def __init__(self, c, attn_ratio=0.5, num_heads=4, shortcut=True):
-        super().__init__()
-        self.attn = Attention(c, num_heads=num_heads, attn_ratio=attn_ratio)
-        self.ffn = nn.Sequential(Conv(c, 2 * c, 1), Conv(2 * c, c, 1, act=False))
-        self.add = shortcut
-
-    def forward(self, x):
-        x = x + self.attn(x) if self.add else self.attn(x)
-        return x + self.ffn(x) if self.add else self.ffn(x)
 
 
 @block(family="attention", channels=ScaledOut(), repeat=INNER)
@@ -228,3 +172,56 @@ class A2C2f(nn.Module):
         if self.gamma is None:
             return y
         return x + self.gamma.view(1, -1, 1, 1) * y
+
+
+# ------------------------------------------------------------------------------------------ C3TR (YOLOv5)
+
+
+class TransformerLayer(nn.Module):
+    """One transformer encoder layer over ``[N, B, c]`` tokens (no layer norm, as in YOLOv5's C3TR): q, k, v linear
+    maps (no bias) feed ``nn.MultiheadAttention`` (its own in/out projections), then a two-linear FFN (no bias,
+    no activation); both with residual adds."""
+
+    def __init__(self, c, num_heads):
+        super().__init__()
+        self.q = nn.Linear(c, c, bias=False)
+        self.k = nn.Linear(c, c, bias=False)
+        self.v = nn.Linear(c, c, bias=False)
+        self.ma = nn.MultiheadAttention(embed_dim=c, num_heads=num_heads)
+        self.fc1 = nn.Linear(c, c, bias=False)
+        self.fc2 = nn.Linear(c, c, bias=False)
+
+    def forward(self, x):
+        x = self.ma(self.q(x), self.k(x), self.v(x))[0] + x
+        return self.fc2(self.fc1(x)) + x
+
+
+class TransformerBlock(nn.Module):
+    """ViT-style stage on a feature map: an optional 1x1 Conv to ``c2``, a learned linear position embedding added to
+    the flattened tokens, then ``num_layers`` TransformerLayers; tokens are the H*W positions."""
+
+    def __init__(self, c1, c2, num_heads, num_layers):
+        super().__init__()
+        if num_heads < 1 or c2 % num_heads:
+            raise ValueError(f"TransformerBlock: {c2} channels cannot be split evenly into {num_heads} heads")
+        self.conv = Conv(c1, c2) if c1 != c2 else None
+        self.linear = nn.Linear(c2, c2)
+        self.tr = nn.Sequential(*(TransformerLayer(c2, num_heads) for _ in range(num_layers)))
+        self.c2 = c2
+
+    def forward(self, x):
+        if self.conv is not None:
+            x = self.conv(x)
+        b, _, h, w = x.shape
+        tokens = x.flatten(2).permute(2, 0, 1)  # [N, B, c]
+        return self.tr(tokens + self.linear(tokens)).permute(1, 2, 0).reshape(b, self.c2, h, w)
+
+
+@block(family="attention", channels=ScaledOut(), repeat=INNER)
+class C3TR(C3):
+    """YOLOv5's C3 whose bottleneck chain is one TransformerBlock of ``n`` layers, 4 heads, on the hidden half."""
+
+    def __init__(self, c1, c2, n=1, shortcut=True, g=1, e=0.5):
+        super().__init__(c1, c2, n, shortcut, g, e)
+        c_ = int(c2 * e)
+        self.m = TransformerBlock(c_, c_, 4, n)

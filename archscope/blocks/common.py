@@ -26,11 +26,15 @@ class BuildContext:
     ``default_act`` is one activation instance shared by every Conv built with ``act=True`` (as Ultralytics shares
     ``Conv.default_act``; sharing matters for its deduplicated module count). ``legacy_heads`` is False once a
     "modern" block (C3k2, A2C2f, C2fCIB) has been built, which switches Detect-family heads to their
-    depthwise classification branch.
+    depthwise classification branch. ``reg_max`` and ``end2end`` are the YAML's top-level keys of the same names.
     """
 
     default_act: nn.Module | None = None
     legacy_heads: bool = True
+    # The YAML's top-level head settings (Ultralytics hands them to every Detect-family head): DFL bins and whether
+    # the heads get a one-to-one twin of their branches (``end2end``, YOLO26).
+    reg_max: int = 16
+    end2end: bool = False
     # Activations that Ultralytics keeps per class rather than per model (RepConv, ConvTranspose: always SiLU,
     # whatever the YAML's ``activation:`` says), one shared instance per key, as a class attribute would be.
     shared: dict = dataclasses.field(default_factory=dict)
@@ -104,6 +108,24 @@ class Conv(nn.Module):
 
     def forward(self, x):
         return self.act(self.bn(self.conv(x)))
+
+
+@block(family="conv", channels=SameAsInput())
+class Conv2(Conv):
+    """Conv with a parallel 1x1 Conv2d (no bias) summed before BatchNorm and activation (a simplified RepConv; the
+    1x1 kernel folds into the k x k one for deployment).
+
+    Ultralytics 8.4.190's parse_model gives Conv2 no channel rule (it is not among its width-scaled blocks): a row's
+    arguments reach the constructor as written (``[c1, c2, k, ...]``, no input channels prepended, no width scaling)
+    and the layer is taken to keep its input's channel count. archscope follows that rule exactly.
+    """
+
+    def __init__(self, c1, c2, k=3, s=1, p=None, g=1, d=1, act=True):
+        super().__init__(c1, c2, k, s, p, g=g, d=d, act=act)
+        self.cv2 = nn.Conv2d(c1, c2, 1, s, autopad(1, p, d), groups=g, dilation=d, bias=False)
+
+    def forward(self, x):
+        return self.act(self.bn(self.conv(x) + self.cv2(x)))
 
 
 @block(family="conv", channels=ScaledOut())
@@ -215,6 +237,43 @@ class Concat(nn.Module):
     def forward(self, x):
         return torch.cat(x, self.d)
 
+
+
+def _index_rule(ctx, blk):
+    """Ultralytics' rule for Index (and TorchVision): ``args[0]`` is the output channel count as written (no width
+    scaling), the constructor gets ``args[1:]``."""
+    from archscope.build.registry import Resolved
+
+    if not ctx.args:
+        raise ArchscopeError(f"{blk} needs its output channels as the first argument")
+    c2 = ctx.args[0]
+    if isinstance(c2, bool) or not isinstance(c2, int) or c2 < 1:
+        raise ArchscopeError(f"{blk}: channel count must be a positive integer, got {c2!r}")
+    return Resolved(list(ctx.args[1:]), c2)
+
+
+OUT_AS_WRITTEN = CustomRule(_index_rule, "args[0] = out as written, args = args[1:]")
+
+
+@block(family="routing", channels=OUT_AS_WRITTEN)
+class Index(nn.Module):
+    """Pick one element of a multi-output layer (e.g. a ``TorchVision`` backbone with ``split=True``): ``x[index]``.
+
+    YAML row ``[c2, index]``: ``c2`` is the picked map's channel count, as written.
+    """
+
+    def __init__(self, index=0):
+        super().__init__()
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ArchscopeError(f"Index: index must be an integer, got {index!r}")
+        self.index = index
+
+    def forward(self, x):
+        if not isinstance(x, (list, tuple)):
+            raise ArchscopeError("Index needs a multi-output input (a list of maps), got a single tensor")
+        if not -len(x) <= self.index < len(x):
+            raise ArchscopeError(f"Index {self.index} is out of range for an input of {len(x)} maps")
+        return x[self.index]
 
 
 # ------------------------------------------------------------------------------------- allow-listed torch.nn

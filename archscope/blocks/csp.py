@@ -3,6 +3,9 @@
 CSP blocks split the input into a shortcut path and a path through ``n`` bottlenecks, then fuse both with a 1x1
 conv. Their YAML repeat count is the number of inner bottlenecks (``repeat=INNER``).
 
+YOLO26 adds an attention variant of C3k2 (``attn=True``: each inner block is a bottleneck then a PSABlock, see
+:mod:`archscope.blocks.psa`).
+
 Also here: the spatial-pyramid-pooling blocks (SPP, SPPF), the Ghost bottleneck and the ResNet layers used by the
 YOLOv8 ResNet classifiers.
 """
@@ -14,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from archscope.blocks.common import Conv, DWConv, GhostConv, RepConv
+from archscope.blocks.psa import PSABlock, _psa_heads
 from archscope.build.registry import INNER, CustomRule, Resolved, ScaledOut, block
 from archscope.errors import ArchscopeError
 
@@ -86,13 +90,24 @@ class C3k(C3):
 
 @block(family="csp", channels=ScaledOut(), repeat=INNER, modern=True, scale_args=_c3k2_scale_args)
 class C3k2(C2f):
-    """C2f whose inner blocks are C3k (c3k=True) or plain bottlenecks."""
+    """C2f whose inner blocks are C3k (c3k=True), plain bottlenecks, or (attn=True, YOLO26) a bottleneck + PSABlock.
 
-    def __init__(self, c1, c2, n=1, c3k=False, e=0.5, g=1, shortcut=True):
+    Signature as in Ultralytics 8.4: ``(c1, c2, n, c3k, e, attn, g, shortcut)``. ``attn`` wins over ``c3k`` (so the
+    m/l/x scales, which force ``c3k`` on, keep the attention blocks of a row that asks for them); the PSABlock uses
+    one head per 64 channels of the hidden width and keys half the head width.
+    """
+
+    def __init__(self, c1, c2, n=1, c3k=False, e=0.5, attn=False, g=1, shortcut=True):
         super().__init__(c1, c2, n, shortcut, g, e)
-        self.m = nn.ModuleList(
-            C3k(self.c, self.c, 2, shortcut, g) if c3k else Bottleneck(self.c, self.c, shortcut, g) for _ in range(n)
-        )
+        self.m = nn.ModuleList(self._inner(bool(attn), bool(c3k), shortcut, g) for _ in range(n))
+
+    def _inner(self, attn: bool, c3k: bool, shortcut, g) -> nn.Module:
+        if attn:
+            return nn.Sequential(Bottleneck(self.c, self.c, shortcut, g),
+                                 PSABlock(self.c, attn_ratio=0.5, num_heads=_psa_heads(self.c)))
+        if c3k:
+            return C3k(self.c, self.c, 2, shortcut, g)
+        return Bottleneck(self.c, self.c, shortcut, g)
 
 
 @block(family="csp", channels=ScaledOut(), repeat=INNER)

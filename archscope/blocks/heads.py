@@ -13,6 +13,14 @@
 * ``v10Detect``: YOLOv10's dual-assignment head (Wang et al. 2024): a one-to-many branch used for training and a
   one-to-one twin (``one2one_cv2``/``one2one_cv3``) whose output is used at inference without NMS; both use the light
   class branch.
+* End-to-end heads (YOLO26, Ultralytics 8.4): the YAML's top-level ``end2end: true`` gives every Detect-family head
+  (Detect, Segment, Pose, OBB and the ``*26`` variants) a one-to-one twin of each branch (``one2one_cv2``,
+  ``one2one_cv3``, ``one2one_cv4`` ...), as v10Detect always has; ``reg_max`` sets the DFL bins (YOLO26: 1, no DFL).
+  Both branches run in every forward; eval mode decodes the one-to-one branch. ``fuse_for_deploy()`` keeps only that
+  branch (and drops training-only parts), as deployment does.
+* YOLO26 task heads: ``Segment26`` (prototypes from every level, ``Proto26``), ``Pose26`` (a keypoint tower with
+  separate keypoint and sigma convs, a RealNVP flow for the loss), ``OBB26`` (raw angle), and the dense heads
+  ``Depth`` (top-down fusion to a stride-4 depth map) and ``SemanticSegment`` (per-pixel logits at stride 8).
 * ``Classify``: Conv to 1280 channels, global average pool, dropout, linear.
 * The anchor-based ``Detect`` of the YOLOv5 repository (registered for the ``yolov5`` dialect): one 1x1 Conv2d per
   level predicting ``na * (nc + 5)`` values, decoded with the YOLOv5 grid/anchor formulas.
@@ -25,7 +33,9 @@ initialisation (DFL's fixed 0..reg_max-1 weights, the bias priors) lives in ``in
 Eval-mode outputs are the first element of what Ultralytics returns in eval mode:
 Detect ``[B, 4 + nc, A]`` (xywh boxes in pixels and sigmoid scores), Segment ``([B, 4 + nc + nm, A],
 [B, nm, H/4, W/4])``, Pose ``[B, 4 + nc + nk, A]``, OBB ``[B, 4 + nc + ne, A]``, v10Detect ``[B, 4 + nc, A]`` (from the
-one-to-one branch), Classify ``[B, nc]`` (softmax), YOLOv5 Detect ``[B, sum(na * h * w), nc + 5]``. In training mode
+one-to-one branch), Classify ``[B, nc]`` (softmax), YOLOv5 Detect ``[B, sum(na * h * w), nc + 5]``; the ``*26`` heads as
+their parents, Depth ``[B, 1, H/4, W/4]``, SemanticSegment ``[B, nc, H/8, W/8]``. (End-to-end heads: Ultralytics'
+default eval output has this shape too; its top-k ``[B, 300, 6 + extra]`` form is not modelled.) In training mode
 the heads return their raw maps.
 """
 
@@ -35,6 +45,7 @@ import copy
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from archscope.blocks.common import Conv, DWConv, current_context
@@ -164,21 +175,26 @@ def _light_cls(c_in: int, c_mid: int, nc: int) -> nn.Sequential:
 class Detect(nn.Module):
     """Anchor-free decoupled detection head (YOLOv8 family) with DFL box regression."""
 
-    def __init__(self, nc: int = 80, ch=(), reg_max: int = 16):
+    def __init__(self, nc: int = 80, ch=(), reg_max: int | None = None, end2end: bool | None = None):
         super().__init__()
         name = type(self).__name__
+        ctx = current_context()
         ch = _check_channels(ch, name)
         self.nc = _positive_int(nc, "nc (number of classes)", name)
         self.nl = len(ch)
-        self.reg_max = _positive_int(reg_max, "reg_max", name)
+        self.reg_max = _positive_int(ctx.reg_max if reg_max is None else reg_max, "reg_max", name)
+        self.end2end = bool(ctx.end2end if end2end is None else end2end)
         self.no = self.nc + 4 * self.reg_max  # raw outputs per anchor of the box + class branches
         self.stride = _placeholder_strides(self.nl)
-        self.legacy = current_context().legacy_heads
+        self.legacy = ctx.legacy_heads
         c_box = max(16, ch[0] // 4, 4 * self.reg_max)
         c_cls = max(ch[0], min(self.nc, 100))
         self.cv2 = nn.ModuleList(_tower(c, c_box, 4 * self.reg_max) for c in ch)
         self.cv3 = self._cls_branches(ch, c_cls)
         self.dfl = DFL(self.reg_max) if self.reg_max > 1 else nn.Identity()
+        if self.end2end:  # one deep copy per branch list, as Ultralytics makes them (it shapes the module count)
+            self.one2one_cv2 = copy.deepcopy(self.cv2)
+            self.one2one_cv3 = copy.deepcopy(self.cv3)
 
     def _cls_branches(self, ch, c_cls) -> nn.ModuleList:
         if self.legacy:
@@ -195,6 +211,8 @@ class Detect(nn.Module):
 
     def _bias_pairs(self):
         yield self.cv2, self.cv3
+        if self.end2end:
+            yield self.one2one_cv2, self.one2one_cv3
 
     def init_real(self):
         """Ultralytics' priors: box logits 2.0; class logits for ~5 objects per 640x640 image spread over nc.
@@ -214,6 +232,10 @@ class Detect(nn.Module):
     def _extra_heads(self, branch: str):
         """Task-specific branches (Segment/Pose/OBB) for ``branch`` in ("one2many", "one2one")."""
         return None
+
+    def _branch(self, branch: str):
+        prefix = "one2one_" if branch == "one2one" else ""
+        return getattr(self, prefix + "cv2"), getattr(self, prefix + "cv3"), self._extra_heads(branch)
 
     def _raw(self, feats, box_head, cls_head, extra_head):
         b = feats[0].shape[0]
@@ -243,36 +265,64 @@ class Detect(nn.Module):
         return torch.cat([boxes, raw["scores"].sigmoid(), *self._decode_extra(raw, anchors, strides)], 1)
 
     def forward(self, x):
+        """Eval: the decoded predictions; with ``end2end`` both branches run (as in the reference) and the
+        one-to-one branch, the one deployed without NMS, is decoded. Training: the raw maps."""
         feats = _as_list(x)
-        raw = self._raw(feats, self.cv2, self.cv3, self._extra_heads("one2many"))
+        one2many = self._raw(feats, *self._branch("one2many"))
+        if not self.end2end:
+            return {**one2many, "feats": feats} if self.training else self._decode(feats, one2many)
+        o2o_feats = [f.detach() for f in feats] if self.training else feats  # one2one stays out of the backbone
+        one2one = self._raw(o2o_feats, *self._branch("one2one"))
         if self.training:
-            return {**raw, "feats": feats}
-        return self._decode(feats, raw)
+            return {"one2many": {**one2many, "feats": feats}, "one2one": {**one2one, "feats": o2o_feats}}
+        return self._decode(feats, one2one)
+
+    def fuse_for_deploy(self) -> None:
+        """Keep only the branch inference uses, as Ultralytics' ``Detect.fuse`` does before export.
+
+        With ``end2end`` the one-to-one twins (``one2one_cv2``, ``one2one_cv3``, a task head's ``one2one_cv4`` ...)
+        replace the one-to-many branches under the plain names and ``end2end`` is switched off, so the head then
+        runs that single branch and its eval output keeps its shape and values. Without ``end2end`` nothing
+        changes. Subclasses also drop their training-only parts (Pose26's flow model and sigma heads,
+        Segment26's semantic branch).
+        """
+        if not self.end2end:
+            return
+        for name in [n for n in self._modules if n.startswith("one2one_")]:
+            module = self._modules.pop(name)
+            setattr(self, name.removeprefix("one2one_"), module)
+        self.end2end = False
 
 
 @block(family="head", channels=_HeadArgs(lambda ctx: [ctx.nc, 32, 256], scaled_arg=2))
 class Segment(Detect):
     """Detect + mask coefficients per anchor (``cv4``) + mask prototypes at stride 4 (``proto``)."""
 
-    def __init__(self, nc: int = 80, nm: int = 32, npr: int = 256, ch=()):
-        super().__init__(nc, ch)
+    def __init__(self, nc: int = 80, nm: int = 32, npr: int = 256, ch=(), reg_max=None, end2end=None):
+        super().__init__(nc, ch, reg_max, end2end)
         ch = tuple(ch)
-        self.nm = _positive_int(nm, "nm (number of masks)", "Segment")
-        self.npr = _positive_int(npr, "npr (number of prototype channels)", "Segment")
+        name = type(self).__name__
+        self.nm = _positive_int(nm, "nm (number of masks)", name)
+        self.npr = _positive_int(npr, "npr (number of prototype channels)", name)
         self.proto = Proto(ch[0], self.npr, self.nm)
         c_mask = max(ch[0] // 4, self.nm)
         self.cv4 = nn.ModuleList(_tower(c, c_mask, self.nm) for c in ch)
+        if self.end2end:
+            self.one2one_cv4 = copy.deepcopy(self.cv4)
 
     def _extra_heads(self, branch):
-        return self.cv4
+        return self.one2one_cv4 if branch == "one2one" else self.cv4
 
     def _decode_extra(self, raw, anchors, strides):
         return [raw["extra"]]
 
+    def _proto(self, feats):
+        return self.proto(feats[0])
+
     def forward(self, x):
         feats = _as_list(x)
         out = super().forward(feats)
-        proto = self.proto(feats[0])
+        proto = self._proto(feats)
         if self.training:
             return {**out, "proto": proto}
         return out, proto
@@ -282,20 +332,25 @@ class Segment(Detect):
 class Pose(Detect):
     """Detect + keypoints per anchor (``cv4``): ``kpt_shape = (keypoints, dims)``, dims 2 (x, y) or 3 (+ visibility)."""
 
-    def __init__(self, nc: int = 80, kpt_shape=(17, 3), ch=()):
-        super().__init__(nc, ch)
+    def __init__(self, nc: int = 80, kpt_shape=(17, 3), ch=(), reg_max=None, end2end=None):
+        super().__init__(nc, ch, reg_max, end2end)
         ch = tuple(ch)
         if (not isinstance(kpt_shape, (list, tuple)) or len(kpt_shape) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in kpt_shape)
                 or kpt_shape[1] not in (2, 3)):
-            raise ArchscopeError(f"Pose: kpt_shape must be [keypoints, 2 or 3], got {kpt_shape!r}")
+            raise ArchscopeError(f"{type(self).__name__}: kpt_shape must be [keypoints, 2 or 3], got {kpt_shape!r}")
         self.kpt_shape = tuple(kpt_shape)
         self.nk = kpt_shape[0] * kpt_shape[1]
+        self._kpt_branches(ch)
+
+    def _kpt_branches(self, ch):
         c_kpt = max(ch[0] // 4, self.nk)
         self.cv4 = nn.ModuleList(_tower(c, c_kpt, self.nk) for c in ch)
+        if self.end2end:
+            self.one2one_cv4 = copy.deepcopy(self.cv4)
 
     def _extra_heads(self, branch):
-        return self.cv4
+        return self.one2one_cv4 if branch == "one2one" else self.cv4
 
     def _decode_extra(self, raw, anchors, strides):
         k, d = self.kpt_shape
@@ -311,15 +366,17 @@ class Pose(Detect):
 class OBB(Detect):
     """Detect + a rotation angle per anchor (``cv4``); boxes decoded as rotated xywh, angle in [-pi/4, 3pi/4)."""
 
-    def __init__(self, nc: int = 80, ne: int = 1, ch=()):
-        super().__init__(nc, ch)
+    def __init__(self, nc: int = 80, ne: int = 1, ch=(), reg_max=None, end2end=None):
+        super().__init__(nc, ch, reg_max, end2end)
         ch = tuple(ch)
-        self.ne = _positive_int(ne, "ne (number of extra parameters)", "OBB")
+        self.ne = _positive_int(ne, "ne (number of extra parameters)", type(self).__name__)
         c_ang = max(ch[0] // 4, self.ne)
         self.cv4 = nn.ModuleList(_tower(c, c_ang, self.ne) for c in ch)
+        if self.end2end:
+            self.one2one_cv4 = copy.deepcopy(self.cv4)
 
     def _extra_heads(self, branch):
-        return self.cv4
+        return self.one2one_cv4 if branch == "one2one" else self.cv4
 
     def _raw(self, feats, box_head, cls_head, extra_head):
         raw = super()._raw(feats, box_head, cls_head, extra_head)
@@ -339,6 +396,215 @@ class OBB(Detect):
         return [raw["angle"]]
 
 
+# ------------------------------------------------------------------------------------------------- YOLO26
+
+
+class Proto26(Proto):
+    """YOLO26 mask prototypes from every level: coarser levels are 1x1-projected to the finest level's width,
+    nearest-upsampled to its size and added; a 3x3 Conv to ``c_`` then the ``Proto`` stack (3x3 Conv, 2x transposed
+    conv, 3x3 Conv, 1x1 Conv to ``c2`` masks). ``semseg`` (two 3x3 Convs and a 1x1 Conv2d to ``nc``) is an auxiliary
+    semantic branch that only runs in training."""
+
+    def __init__(self, ch=(), c_: int = 256, c2: int = 32, nc: int = 80):
+        super().__init__(c_, c_, c2)
+        ch = tuple(ch)
+        self.feat_refine = nn.ModuleList(Conv(c, ch[0], 1) for c in ch[1:])
+        self.feat_fuse = Conv(ch[0], c_, 3)
+        self.semseg: nn.Module | None = nn.Sequential(Conv(ch[0], c_, 3), Conv(c_, c_, 3), nn.Conv2d(c_, nc, 1))
+
+    def forward(self, x):
+        feats = _as_list(x)
+        fused = feats[0]
+        for i, refine in enumerate(self.feat_refine):
+            fused = fused + F.interpolate(refine(feats[i + 1]), scale_factor=2 ** (i + 1), mode="nearest")
+        masks = super().forward(self.feat_fuse(fused))
+        if self.training and self.semseg is not None:
+            return masks, self.semseg(fused)
+        return masks
+
+
+@block(family="head", channels=_HeadArgs(lambda ctx: [ctx.nc, 32, 256], scaled_arg=2))
+class Segment26(Segment):
+    """YOLO26 instance segmentation: Segment with multi-level prototypes (``Proto26``) built from every input."""
+
+    def __init__(self, nc: int = 80, nm: int = 32, npr: int = 256, ch=(), reg_max=None, end2end=None):
+        super().__init__(nc, nm, npr, ch, reg_max, end2end)
+        self.proto = Proto26(tuple(ch), self.npr, self.nm, self.nc)
+
+    def _proto(self, feats):
+        return self.proto(feats)
+
+    def fuse_for_deploy(self) -> None:
+        """Detect's branch pruning, and the prototypes' training-only semantic branch dropped."""
+        super().fuse_for_deploy()
+        proto = self.proto
+        if isinstance(proto, Proto26):
+            proto.semseg = None
+
+
+class RealNVP(nn.Module):
+    """RealNVP normalising flow (Dinh et al. 2017, arXiv:1605.08803) on 2-D points: six affine coupling layers with
+    alternating masks, each with a scale net (Linear 2-64-64-2, SiLU, tanh) and a translation net (same, no tanh).
+    YOLO26's pose head keeps it for its residual log-likelihood keypoint loss; it is not run at inference."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("loc", torch.zeros(2))
+        self.register_buffer("cov", torch.eye(2))
+        self.register_buffer("mask", torch.tensor([[0.0, 1.0], [1.0, 0.0]] * 3))
+        self.s = nn.ModuleList(self._net(tanh=True) for _ in range(6))
+        self.t = nn.ModuleList(self._net(tanh=False) for _ in range(6))
+
+    @staticmethod
+    def _net(tanh: bool) -> nn.Sequential:
+        layers = [nn.Linear(2, 64), nn.SiLU(), nn.Linear(64, 64), nn.SiLU(), nn.Linear(64, 2)]
+        return nn.Sequential(*layers, nn.Tanh()) if tanh else nn.Sequential(*layers)
+
+    def init_real(self):
+        with torch.no_grad():
+            self.mask.copy_(torch.tensor([[0.0, 1.0], [1.0, 0.0]] * 3, device=self.mask.device))
+            self.cov.copy_(torch.eye(2, device=self.cov.device))
+
+    def forward(self, x):
+        """Data points ``[N, 2]`` -> latent points and the log-determinant of the Jacobian ``[N]``."""
+        z, log_det = x, x.new_zeros(x.shape[0])
+        for i in reversed(range(len(self.t))):
+            keep = self.mask[i]
+            z_ = keep * z
+            scale = self.s[i](z_) * (1 - keep)
+            shift = self.t[i](z_) * (1 - keep)
+            z = (1 - keep) * (z - shift) * torch.exp(-scale) + z_
+            log_det = log_det - scale.sum(dim=1)
+        return z, log_det
+
+
+@block(family="head", channels=_HeadArgs(lambda ctx: [ctx.nc, [17, 3]]))
+class Pose26(Pose):
+    """YOLO26 pose: a shared two-Conv keypoint tower per level feeding a 1x1 keypoint conv (``cv4_kpts``) and a 1x1
+    per-keypoint sigma conv (``cv4_sigma``, training only), plus a ``RealNVP`` flow for the loss. Keypoints decode
+    as ``(offset + anchor) * stride`` (no 2x gain, no -0.5 shift)."""
+
+    def _kpt_branches(self, ch):
+        k, d = self.kpt_shape
+        c_kpt = max(ch[0] // 4, k * (d + 2))
+        self.flow_model = RealNVP()
+        self.nk_sigma = 2 * k  # sigma_x, sigma_y per keypoint
+        self.cv4 = nn.ModuleList(nn.Sequential(Conv(c, c_kpt, 3), Conv(c_kpt, c_kpt, 3)) for c in ch)
+        self.cv4_kpts = nn.ModuleList(nn.Conv2d(c_kpt, self.nk, 1) for _ in ch)
+        self.cv4_sigma = nn.ModuleList(nn.Conv2d(c_kpt, self.nk_sigma, 1) for _ in ch)
+        if self.end2end:
+            self.one2one_cv4 = copy.deepcopy(self.cv4)
+            self.one2one_cv4_kpts = copy.deepcopy(self.cv4_kpts)
+            self.one2one_cv4_sigma = copy.deepcopy(self.cv4_sigma)
+
+    def _extra_heads(self, branch):
+        prefix = "one2one_" if branch == "one2one" else ""
+        return tuple(getattr(self, prefix + n) for n in ("cv4", "cv4_kpts", "cv4_sigma"))
+
+    def _raw(self, feats, box_head, cls_head, extra_head):
+        raw = super()._raw(feats, box_head, cls_head, None)
+        tower, kpts, sigma = extra_head
+        b = feats[0].shape[0]
+        hidden = [tower[i](f) for i, f in enumerate(feats)]
+        raw["extra"] = torch.cat([kpts[i](h).view(b, self.nk, -1) for i, h in enumerate(hidden)], 2)
+        if self.training and sigma is not None:
+            raw["kpts_sigma"] = torch.cat([sigma[i](h).view(b, self.nk_sigma, -1) for i, h in enumerate(hidden)], 2)
+        return raw
+
+    def _decode_extra(self, raw, anchors, strides):
+        k, d = self.kpt_shape
+        kp = raw["extra"]
+        b, a = kp.shape[0], kp.shape[-1]
+        kp = kp.view(b, k, d, a)
+        xy = (kp[:, :, :2] + anchors.view(1, 1, 2, a)) * strides.view(1, 1, 1, a)
+        parts = [xy, kp[:, :, 2:3].sigmoid()] if d == 3 else [xy]
+        return [torch.cat(parts, 2).view(b, self.nk, a)]
+
+    def fuse_for_deploy(self) -> None:
+        """Detect's branch pruning, and the training-only flow model and sigma heads dropped."""
+        super().fuse_for_deploy()
+        self.flow_model = None
+        self.cv4_sigma = None
+
+
+@block(family="head", channels=_HeadArgs(lambda ctx: [ctx.nc, 1]))
+class OBB26(OBB):
+    """YOLO26 oriented boxes: OBB whose angle is the raw branch output (no sigmoid-and-shift to [-pi/4, 3pi/4))."""
+
+    def _raw(self, feats, box_head, cls_head, extra_head):
+        raw = Detect._raw(self, feats, box_head, cls_head, extra_head)
+        raw["angle"] = raw.pop("extra")
+        return raw
+
+
+@block(family="head", channels=_HeadArgs(lambda ctx: [256]))
+class Depth(nn.Module):
+    """YOLO26 monocular depth: every level 1x1-projected to ``c_mid``; top-down, each coarser map is bilinearly
+    upsampled 2x (align_corners), added to the next finer one and refined by two 3x3 Convs; then a 3x3 Conv to
+    c_mid/2, a 2x transposed conv, a 3x3 Conv to c_mid/4 and a 1x1 Conv2d to one channel. Output: ``exp(a * clamp(
+    log-depth, -4, 5) + b)`` at stride 4, ``[B, 1, H/4, W/4]`` (``a``, ``b``: calibration buffers, 1 and 0).
+
+    YAML row ``[c_mid]`` (not width-scaled), as Ultralytics 8.4 builds it.
+    """
+
+    def __init__(self, c_mid: int = 256, ch=()):
+        super().__init__()
+        ch = _check_channels(ch, "Depth")
+        c_mid = _positive_int(c_mid, "c_mid (decoder channels)", "Depth")
+        if c_mid < 4:
+            raise ArchscopeError(f"Depth: c_mid must be at least 4 (it is halved twice), got {c_mid}")
+        self.nl = len(ch)
+        self.proj = nn.ModuleList(Conv(c, c_mid, 1) for c in ch)
+        self.refine = nn.ModuleList(nn.Sequential(Conv(c_mid, c_mid, 3), Conv(c_mid, c_mid, 3)) for _ in ch[:-1])
+        self.head = nn.Sequential(
+            Conv(c_mid, c_mid // 2, 3),
+            nn.ConvTranspose2d(c_mid // 2, c_mid // 2, kernel_size=2, stride=2, bias=True),
+            Conv(c_mid // 2, c_mid // 4, 3),
+            nn.Conv2d(c_mid // 4, 1, kernel_size=1),
+        )
+        self.register_buffer("cal_a", torch.ones(1))
+        self.register_buffer("cal_b", torch.zeros(1))
+
+    def init_real(self):
+        with torch.no_grad():
+            self.head[-1].bias.fill_(0.182)  # exp(0.182) ~ 1.2 m: Ultralytics' prior
+            self.cal_a.fill_(1.0)
+            self.cal_b.fill_(0.0)
+
+    def forward(self, x):
+        feats = [self.proj[i](f) for i, f in enumerate(_as_list(x))]
+        out = feats[-1]
+        for i in range(self.nl - 2, -1, -1):
+            out = F.interpolate(out, scale_factor=2, mode="bilinear", align_corners=True) + feats[i]
+            out = self.refine[i](out)
+        out = self.head(out).clamp(-4.0, 5.0)  # log-depth
+        if self.training:
+            return {"depth": torch.exp(out)}
+        return torch.exp(self.cal_a * out + self.cal_b)
+
+
+@block(family="head", channels=_HeadArgs(lambda ctx: [ctx.nc]))
+class SemanticSegment(nn.Module):
+    """YOLO26 semantic segmentation: per-pixel class logits at the first input's stride (3x3 Conv, 1x1 Conv2d to
+    ``nc``), ``[B, nc, H/8, W/8]`` for a P3 input; an auxiliary classifier on the second input runs in training only."""
+
+    def __init__(self, nc: int = 19, ch=()):
+        super().__init__()
+        ch = _check_channels(ch, "SemanticSegment")
+        self.nc = _positive_int(nc, "nc (number of classes)", "SemanticSegment")
+        self.nl = len(ch)
+        c_mid = ch[0]
+        self.classifier = nn.Sequential(Conv(c_mid, c_mid, 3), nn.Conv2d(c_mid, self.nc, 1))
+        self.aux_head = nn.Sequential(Conv(ch[1], c_mid, 3), nn.Conv2d(c_mid, self.nc, 1)) if len(ch) > 1 else None
+
+    def forward(self, x):
+        feats = _as_list(x)
+        logits = self.classifier(feats[0])
+        if self.training and self.aux_head is not None:
+            return logits, self.aux_head(feats[1])
+        return logits
+
+
 @block(family="head", channels=_HeadArgs(lambda ctx: [ctx.nc]))
 class v10Detect(Detect):  # noqa: N801 - the YAML name
     """YOLOv10 dual head: one-to-many (``cv2``/``cv3``) and one-to-one (``one2one_*``) twins, light class branch.
@@ -348,26 +614,11 @@ class v10Detect(Detect):  # noqa: N801 - the YAML name
     """
 
     def __init__(self, nc: int = 80, ch=()):
-        super().__init__(nc, ch)
+        super().__init__(nc, ch, reg_max=16, end2end=True)  # fixed: the YAML's reg_max/end2end do not reach it
         self.legacy = False  # the light class branch, whatever the model's other blocks
-        self.one2one_cv2 = copy.deepcopy(self.cv2)
-        self.one2one_cv3 = copy.deepcopy(self.cv3)
 
     def _cls_branches(self, ch, c_cls):
         return nn.ModuleList(_light_cls(c, c_cls, self.nc) for c in ch)
-
-    def _bias_pairs(self):
-        yield self.cv2, self.cv3
-        yield self.one2one_cv2, self.one2one_cv3
-
-    def forward(self, x):
-        feats = _as_list(x)
-        one2many = self._raw(feats, self.cv2, self.cv3, None)
-        o2o_feats = [f.detach() for f in feats] if self.training else feats
-        one2one = self._raw(o2o_feats, self.one2one_cv2, self.one2one_cv3, None)
-        if self.training:
-            return {"one2many": {**one2many, "feats": feats}, "one2one": {**one2one, "feats": o2o_feats}}
-        return self._decode(feats, one2one)
 
 
 # ------------------------------------------------------------------------------------------------ Classify

@@ -74,7 +74,7 @@ def build_model(spec: ModelSpec, options: BuildOptions = BuildOptions(), registr
     scaling = spec.scaling(options.scale)
     nc = options.nc or spec.nc
     ch_in = options.ch or spec.ch
-    context = BuildContext(default_act=_activation(spec))
+    context = BuildContext(default_act=_activation(spec), reg_max=spec.reg_max, end2end=spec.end2end)
 
     modules, sources, multi, infos = [], [], [], []
     channels: list[Any] = []  # output channels of each built layer

@@ -62,6 +62,8 @@ class ModelSpec:
     width_multiple: float = 1.0
     anchors: Any = None
     kpt_shape: tuple[int, ...] | None = None
+    reg_max: int = 16  # DFL bins of the Detect-family heads (YOLO26: 1, plain box regression)
+    end2end: bool = False  # Detect-family heads get a one-to-one (NMS-free) twin of their branches (YOLO26)
     activation: str | None = None
     activation_line: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -217,6 +219,10 @@ def _parse_document(data: Any, *, lines: dict[int, int], path: str) -> ModelSpec
     depth = _positive_number(data.get("depth_multiple", 1.0), "depth_multiple", path)
     width = _positive_number(data.get("width_multiple", 1.0), "width_multiple", path)
     kpt = data.get("kpt_shape")
+    reg_max = _positive_int(data.get("reg_max", 16), "reg_max", path, None)
+    end2end = data.get("end2end")
+    if end2end is not None and not isinstance(end2end, bool):
+        raise ArchscopeError(f"'end2end' must be true or false, got {end2end!r}", file=path)
     activation = data.get("activation")
     if activation is not None and not isinstance(activation, str):
         raise ArchscopeError("'activation' must be a string such as nn.ReLU()", file=path)
@@ -233,6 +239,8 @@ def _parse_document(data: Any, *, lines: dict[int, int], path: str) -> ModelSpec
         width_multiple=width,
         anchors=data.get("anchors"),
         kpt_shape=tuple(kpt) if isinstance(kpt, list) else None,
+        reg_max=reg_max,
+        end2end=bool(end2end),
         activation=activation,
         extras={k: v for k, v in data.items() if k not in _KNOWN_TOP_KEYS},
     )

@@ -76,6 +76,9 @@ def model_class(d):
         "Detect": tasks.DetectionModel, "v10Detect": tasks.DetectionModel, "Segment": tasks.SegmentationModel,
         "Pose": tasks.PoseModel, "OBB": tasks.OBBModel, "Classify": tasks.ClassificationModel,
         "RTDETRDecoder": tasks.RTDETRDetectionModel,
+        # YOLO26 heads (Ultralytics 8.4.190, cfg/models/26/)
+        "Segment26": tasks.SegmentationModel, "Pose26": tasks.PoseModel, "OBB26": tasks.OBBModel,
+        "Depth": tasks.DepthModel, "SemanticSegment": tasks.SemanticSegmentationModel,
     }.get(head_name(d))
 
 
