@@ -40,7 +40,8 @@ def error_line(tmp_path, row: str) -> tuple[str, str]:
 
 @pytest.mark.parametrize("row, message", [
     # bool is not an int; the position is the row's (c2, c3k, e, g): c1 and n are archscope's
-    ("[-1, 1, C3k2, [32, False, 0.25, True]]", "(C3k2): argument 4 'g' must be an int, got True"),
+    # Ultralytics 8.4's C3k2(c1, c2, n, c3k, e, attn, g, shortcut): the 5th YAML value is g
+    ("[-1, 1, C3k2, [32, False, 0.25, False, True]]", "(C3k2): argument 5 'g' must be an int, got True"),
     ("[-1, 1, Conv, [32, 3, 2.5]]", "(Conv): argument 3 's' must be an int, got 2.5"),
     ("[-1, 1, Conv, [32, None]]", "(Conv): argument 2 'k' must be an int, got None"),
     ("[-1, 1, C2f, [32, 1]]", "(C2f): argument 2 'shortcut' must be True or False, got 1"),
@@ -62,9 +63,9 @@ def test_wrong_type_is_one_located_line(tmp_path, row, message):
 
 
 @pytest.mark.parametrize("row, message", [
-    ("[-1, 1, C3k2, [32, False, 0.25, 1, True, 7]]",
-     "(C3k2): too many arguments for C3k2(c2, c3k=False, e=0.5, g=1, shortcut=True): it takes at most 5, got 6: "
-     "[32, False, 0.25, 1, True, 7]"),
+    ("[-1, 1, C3k2, [32, False, 0.25, False, 1, True, 7]]",
+     "(C3k2): too many arguments for C3k2(c2, c3k=False, e=0.5, attn=False, g=1, shortcut=True): it takes at most 6, "
+     "got 7: [32, False, 0.25, False, 1, True, 7]"),
     ("[-1, 1, Conv, [32, 3, 2, None, 1, 1, True, 9]]",
      "(Conv): too many arguments for Conv(c2, k=1, s=1, p=None, g=1, d=1, act=True): it takes at most 7, got 8: "
      "[32, 3, 2, None, 1, 1, True, 9]"),

@@ -252,7 +252,7 @@ def _index_rule(ctx, blk):
     return Resolved(list(ctx.args[1:]), c2)
 
 
-OUT_AS_WRITTEN = CustomRule(_index_rule, "args[0] = out as written, args = args[1:]")
+OUT_AS_WRITTEN = CustomRule(_index_rule, "args[0] = out as written, args = args[1:]", consumed=(0,))
 
 
 @block(family="routing", channels=OUT_AS_WRITTEN)

@@ -83,15 +83,17 @@ def _origins(block: BlockSpec, n_yaml: int, n_rule: int, n_args: int) -> tuple[l
     """For each constructor argument, the index of the YAML arg it comes from (or _SET_BY_ARCHSCOPE), and how many
     YAML args the channel rule did not pass on at all."""
     computed = {i if i >= 0 else n_rule + i for i in getattr(block.channels, "computed", ())}
+    consumed = set(getattr(block.channels, "consumed", ()))
+    passed_on = [j for j in range(n_yaml) if j not in consumed]  # the row's args that reach the constructor
     origins: list[int] = []
     k = 0
     for i in range(n_rule):
         if i in computed:
             origins.append(_SET_BY_ARCHSCOPE)
-        else:
-            origins.append(k if k < n_yaml else _SET_BY_ARCHSCOPE)  # beyond the row: a default the rule filled in
+        else:  # beyond the row: a default the rule filled in
+            origins.append(passed_on[k] if k < len(passed_on) else _SET_BY_ARCHSCOPE)
             k += 1
-    dropped = max(n_yaml - k, 0)
+    dropped = max(len(passed_on) - k, 0)
     if block.repeat.kind == "inner":
         origins.insert(block.repeat.position, _SET_BY_ARCHSCOPE)
     origins = origins[:n_args] + [_SET_BY_ARCHSCOPE] * (n_args - len(origins))  # scale tweaks append

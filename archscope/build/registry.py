@@ -67,12 +67,15 @@ class ChannelRule:
     """Base class: ``resolve`` maps a row to constructor args and output channels; ``describe`` is for humans.
 
     ``computed`` lists the positions in the resolved args that the rule fills itself (the input channels, say; a
-    negative position counts from the end); the row's own args fill the other positions in order. The argument
-    check (:mod:`archscope.build.arguments`) uses it to name an argument by its place in the YAML row.
+    negative position counts from the end); ``consumed`` the positions of the YAML row that the rule reads and does
+    not pass on (an output channel count written first, say); the row's other args fill the other positions in
+    order. The argument check (:mod:`archscope.build.arguments`) uses both to name an argument by its place in the
+    YAML row.
     """
 
     description = ""
     computed: tuple[int, ...] = ()
+    consumed: tuple[int, ...] = ()
 
     def resolve(self, ctx: ChannelContext, block: str) -> Resolved:  # pragma: no cover - interface
         raise NotImplementedError
@@ -185,10 +188,11 @@ class CustomRule(ChannelRule):
     """A rule given as a function ``(ctx, block) -> Resolved`` plus a description, for unusual blocks."""
 
     def __init__(self, fn: Callable[[ChannelContext, str], Resolved], description: str,
-                 computed: tuple[int, ...] = ()):
+                 computed: tuple[int, ...] = (), consumed: tuple[int, ...] = ()):
         self.fn = fn
         self.description = description
         self.computed = computed
+        self.consumed = consumed
 
     def resolve(self, ctx, block):
         return self.fn(ctx, block)
