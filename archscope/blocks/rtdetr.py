@@ -77,10 +77,11 @@ class HGStem(nn.Module):
 
 
 class LightConv(nn.Module):
-    """1x1 Conv (no activation) then a depthwise k x k Conv."""
+    """1x1 Conv (no activation) then a depthwise k x k Conv (activation: a ReLU of its own unless one is given)."""
 
-    def __init__(self, c1: int, c2: int, k: int = 1, act=nn.ReLU()):
+    def __init__(self, c1: int, c2: int, k: int = 1, act=None):
         super().__init__()
+        act = nn.ReLU() if act is None else act
         self.conv1 = Conv(c1, c2, 1, act=False)
         self.conv2 = DWConv(c2, c2, k, act=act)
 
@@ -90,11 +91,16 @@ class LightConv(nn.Module):
 
 @block(family="rtdetr", channels=_HG_RULE, repeat=RepeatRule("inner", 4))
 class HGBlock(nn.Module):
-    """PP-HGNet block: n chained convs, concat of the input and every output, squeeze (c2/2) and excite (c2) 1x1s."""
+    """PP-HGNet block: n chained convs, concat of the input and every output, squeeze (c2/2) and excite (c2) 1x1s.
+
+    One ReLU per block, shared by its convs, unless ``act`` is given (as Ultralytics 8.4 builds it: the instance
+    matters for its deduplicated module count).
+    """
 
     def __init__(self, c1: int, cm: int, c2: int, k: int = 3, n: int = 6, lightconv: bool = False,
-                 shortcut: bool = False, act=nn.ReLU()):
+                 shortcut: bool = False, act=None):
         super().__init__()
+        act = nn.ReLU() if act is None else act
         unit = LightConv if lightconv else Conv
         self.m = nn.ModuleList(unit(c1 if i == 0 else cm, cm, k=k, act=act) for i in range(n))
         self.sc = Conv(c1 + n * cm, c2 // 2, 1, 1, act=act)
