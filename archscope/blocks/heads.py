@@ -357,16 +357,25 @@ class v10Detect(Detect):  # noqa: N801 - the YAML name
         return nn.ModuleList(_light_cls(c, c_cls, self.nc) for c in ch)
 
     def _bias_pairs(self):
-        yield self.cv2, self.cv3
+        if self.cv2 is not None:
+            yield self.cv2, self.cv3
         yield self.one2one_cv2, self.one2one_cv3
+
+    def drop_training_branches(self) -> None:
+        """The deployed head (called by :func:`archscope.build.fuse.deploy`): the one-to-many branch (``cv2``,
+        ``cv3``) only feeds the training loss, so it goes (set to ``None``, as Ultralytics' ``Detect.fuse`` does);
+        the forward then runs the one-to-one branch alone. Heads with a training-only branch define this method."""
+        self.cv2 = None  # type: ignore[assignment]  # Detect types them as ModuleList; deployed, they are gone
+        self.cv3 = None  # type: ignore[assignment]
 
     def forward(self, x):
         feats = _as_list(x)
-        one2many = self._raw(feats, self.cv2, self.cv3, None)
+        one2many = None if self.cv2 is None else self._raw(feats, self.cv2, self.cv3, None)
         o2o_feats = [f.detach() for f in feats] if self.training else feats
         one2one = self._raw(o2o_feats, self.one2one_cv2, self.one2one_cv3, None)
         if self.training:
-            return {"one2many": {**one2many, "feats": feats}, "one2one": {**one2one, "feats": o2o_feats}}
+            out = {"one2one": {**one2one, "feats": o2o_feats}}
+            return out if one2many is None else {"one2many": {**one2many, "feats": feats}, **out}
         return self._decode(feats, one2one)
 
 
