@@ -227,6 +227,9 @@ def test_cli_profile_and_compare_fuse():
     assert f"{fused_params}" in result.output
     comparison = archscope.api.compare([SAMPLE, SAMPLE + ":s"], fuse=True)
     assert [r.model.fused for r in comparison.reports] == [True, True]
+    assert "every model is the deployed one (fused, as Ultralytics' model.fuse() leaves it)" in comparison.notes
+    mixed = archscope.api.compare([archscope.profile(SAMPLE), archscope.profile(SAMPLE, fuse=True)])
+    assert any(note.startswith("some models are the deployed ones (fused) and some are not") for note in mixed.notes)
     assert comparison.reports[0].totals.params == fused_params
     assert comparison.reports[1].totals.params == archscope.profile(SAMPLE, scale="s", fuse=True).totals.params
 

@@ -362,11 +362,12 @@ class v10Detect(Detect):  # noqa: N801 - the YAML name
         yield self.one2one_cv2, self.one2one_cv3
 
     def drop_training_branches(self) -> None:
-        """The deployed head (called by :func:`archscope.build.fuse.deploy`): the one-to-many branch (``cv2``,
-        ``cv3``) only feeds the training loss, so it goes (set to ``None``, as Ultralytics' ``Detect.fuse`` does);
-        the forward then runs the one-to-one branch alone. Heads with a training-only branch define this method."""
-        self.cv2 = None  # type: ignore[assignment]  # Detect types them as ModuleList; deployed, they are gone
-        self.cv3 = None  # type: ignore[assignment]
+        """The deployed head (called by :func:`archscope.build.fuse.deploy`): the one-to-many branch only feeds the
+        training loss, so every module with a ``one2one_`` twin (``cv2``, ``cv3``) is set to ``None``, as
+        Ultralytics' ``Detect.fuse`` does for an end-to-end head; the forward then runs the one-to-one branch alone.
+        Heads with a training-only branch define this method."""
+        for name in [n for n in self._modules if n.startswith("one2one_")]:
+            setattr(self, name.removeprefix("one2one_"), None)
 
     def forward(self, x):
         feats = _as_list(x)

@@ -141,8 +141,10 @@ def _folded(conv, bn, *, transpose: bool = False):
     """A copy of ``conv`` with ``bn`` folded into its weight and (new, if it had none) bias."""
     from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-    if transpose and conv.groups != 1:
-        raise NotImplementedError("folding a BatchNorm into a grouped transposed convolution")
+    if transpose and conv.groups != 1:  # ConvTranspose builds groups=1 only; a grouped one needs another layout
+        from archscope.errors import ArchscopeError
+
+        raise ArchscopeError("--fuse cannot fold a BatchNorm into a grouped transposed convolution")
     fused = copy.deepcopy(conv)
     fused.weight, fused.bias = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var,
                                                     bn.eps, bn.weight, bn.bias, transpose=transpose)
