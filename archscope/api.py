@@ -61,6 +61,7 @@ def profile(
     counter: str | None = None,
     analyse: bool = True,
     blocks: list[str] | tuple[str, ...] = (),
+    fuse: bool = False,
 ) -> ModelReport:
     """Parse, build (on the meta device) and profile a model YAML; return the report.
 
@@ -68,7 +69,8 @@ def profile(
     adds roofline-predicted times; ``depth`` keeps sub-modules down to that depth under each layer; ``real`` counts
     on real CPU tensors instead of meta; ``counter`` ("fvcore" or "thop") adds that tool's totals for comparison;
     ``analyse=False`` gives only structure, parameters and shapes; ``blocks`` names user block files or modules to
-    register first (see :mod:`archscope.plugins`).
+    register first (see :mod:`archscope.plugins`); ``fuse`` profiles the deployed model, as Ultralytics'
+    ``model.fuse()`` leaves it (see :mod:`archscope.build.fuse`; the report says ``model.fused``).
     """
     from archscope.analysis.findings import find_issues
     from archscope.analysis.to_report import add_costs, add_roofline, make_report
@@ -99,6 +101,10 @@ def profile(
     spec = load_spec(source)
     options = BuildOptions(scale=scale, nc=nc, ch=ch, imgsz=parse_imgsz(imgsz), batch=batch)
     built = build_model(spec, options)
+    if fuse:
+        from archscope.build.fuse import deploy_built
+
+        built = deploy_built(built)
     report = make_report(built, dtype=dtype)
     if not analyse:
         return report
@@ -164,11 +170,13 @@ def compare(
     bench: bool = False,
     bench_device: str = "auto",
     measure: Measure | None = None,
+    fuse: bool = False,
 ) -> Comparison:
     """Profile (or read) two or more models and put them side by side; the first is the reference.
 
     ``sources``: YAML paths (``"m.yaml:s"`` picks a scale), report JSON paths, or ModelReports. ``bench=True`` adds
-    measured latency of every YAML model through ``measure`` (default: archscope bench).
+    measured latency of every YAML model through ``measure`` (default: archscope bench). ``fuse``: every YAML is
+    profiled (and benched) deployed, as :func:`profile` with ``fuse=True``; a report JSON stays as it was made.
     """
     from archscope.compare.comparison import compare_reports
     from archscope.devices.presets import load_device
@@ -189,22 +197,23 @@ def compare(
             continue
         source = item if isinstance(item, Source) else parse_source(item)
         reports.append(load_source(source, imgsz=imgsz, batch=batch, dtype=dtype, nc=nc, ch=ch,
-                                   device_spec=device_spec))
+                                   device_spec=device_spec, fuse=fuse))
         names.append(str(source))
         run = bench and not source.is_report
+        deployed = {"fuse": True} if fuse else {}  # a custom measure without a fuse keyword still works unfused
         measured.append((measure or bench_measure)(source, imgsz=imgsz, batch=batch, dtype=dtype,
-                                                   device=bench_device) if run else None)
+                                                   device=bench_device, **deployed) if run else None)
     return compare_reports(reports, device=device, sources=names, measurements=measured)
 
 
 def bench_measure(
-    source: Source, *, imgsz: int | str | tuple[int, int], batch: int, dtype: str, device: str
+    source: Source, *, imgsz: int | str | tuple[int, int], batch: int, dtype: str, device: str, fuse: bool = False
 ) -> Measurement:
     """The default ``measure`` of compare: archscope bench's median forward time, and per layer where it has it."""
     from archscope.compare.comparison import Measurement
 
     result = bench(source.path, scale=source.scale, imgsz=imgsz, batch=batch, device=device, dtype=dtype,
-                   per_layer=True)
+                   per_layer=True, fuse=fuse)
     timed = result.batches[0]
     layer_ms = {row.index: row.median_ms for row in timed.layers or ()}
     return Measurement(timed.median_ms, layer_ms or None, result.environment.device)
@@ -220,10 +229,11 @@ def snapshot(
     nc: int | None = None,
     ch: int | None = None,
     device_spec: str | None = None,
+    fuse: bool = False,
 ) -> ModelReport:
     """A baseline: the model's report, plus the settings it was made with so that ``check`` rebuilds it the same way."""
     settings: dict[str, Any] = {"scale": scale, "imgsz": list(parse_imgsz(imgsz)), "batch": batch, "dtype": dtype,
-                                "nc": nc, "ch": ch, "device_spec": device_spec}
+                                "nc": nc, "ch": ch, "device_spec": device_spec, "fuse": fuse}
     report = profile(source, **settings)
     report.settings = settings
     return report
@@ -248,14 +258,15 @@ def check(targets: Sequence[CheckTarget]) -> CheckReport:
 def rerun_settings(target: CheckTarget, baseline: ModelReport | None) -> dict[str, Any]:
     """Profile options for a check: the defaults, then what the baseline was made with, then the target's own."""
     settings: dict[str, Any] = {"scale": None, "imgsz": 640, "batch": 1, "dtype": "fp32", "nc": None, "ch": None,
-                                "device_spec": None}
+                                "device_spec": None, "fuse": False}
     if baseline is not None:
         m = baseline.model
         recorded = baseline.settings or {"scale": m.scale, "imgsz": m.imgsz, "batch": m.batch, "dtype": m.dtype,
                                          "device_spec": m.device_spec}  # a plain report: its resolved settings
         settings.update({k: v for k, v in recorded.items() if k in settings})
+        settings["fuse"] = bool(recorded.get("fuse", m.fused))  # settings written before --fuse: the report's
     mine = {"scale": target.scale, "imgsz": target.imgsz, "batch": target.batch, "dtype": target.dtype,
-            "nc": target.nc, "ch": target.ch, "device_spec": target.device_spec}
+            "nc": target.nc, "ch": target.ch, "device_spec": target.device_spec, "fuse": target.fuse}
     settings.update({k: v for k, v in mine.items() if v is not None})
     if isinstance(settings["imgsz"], list):
         settings["imgsz"] = tuple(settings["imgsz"])

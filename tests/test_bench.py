@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import archscope
+from archscope.build.fuse import deploy
 from archscope.measure import runner as B
 from archscope.measure import timing
 from archscope.api import parse_batches, timing_plan
@@ -375,7 +376,7 @@ def test_fuse_keeps_outputs_and_removes_the_batch_norms():
         before = plain(x)
     modules_before = len(list(plain.modules()))
     bns = sum(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
-    assert B.fuse_conv_bn(plain) == bns > 0
+    assert deploy(plain).conv_bn == bns > 0  # every BN of this model sits in a Conv
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
     assert len(list(plain.modules())) == modules_before - bns
     with torch.inference_mode():
@@ -383,15 +384,10 @@ def test_fuse_keeps_outputs_and_removes_the_batch_norms():
     torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
 
 
-def test_fuse_folds_conv_bn_pairs_inside_a_sequential():
+def test_fuse_leaves_conv_bn_pairs_of_other_blocks_as_ultralytics_does():
     seq = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU()).eval()
-    with torch.no_grad():
-        seq[1].running_mean.uniform_(-1, 1)
-    x = torch.rand(1, 3, 8, 8)
-    before = seq(x)
-    assert B.fuse_conv_bn(seq) == 1
-    assert [type(m).__name__ for m in seq] == ["Conv2d", "ReLU"]
-    torch.testing.assert_close(seq(x), before, rtol=1e-5, atol=1e-5)
+    assert deploy(seq).changed == 0
+    assert [type(m).__name__ for m in seq] == ["Conv2d", "BatchNorm2d", "ReLU"]
 
 
 def test_channels_last_fuse_and_bf16_run():
@@ -399,7 +395,7 @@ def test_channels_last_fuse_and_bf16_run():
                              dtype="bf16", seed=1)
     assert report.settings.channels_last and report.settings.fuse and report.environment.dtype == "bf16"
     # Conv 0, 1, 5 (3) + C2f's cv1, cv2, m.0.cv1, m.0.cv2 (4) + Detect: 2 Convs in each of cv2 and cv3, 2 levels (8)
-    assert "--fuse folded 15 BatchNorm layers" in report.notes[-1]
+    assert report.notes[-1].endswith("model.fuse() leaves it: 15 Conv+BN folded")
     assert report.batches[0].runs == 1 and report.batches[0].median_ms > 0
 
 

@@ -113,8 +113,8 @@ def test_yaml_keys_reach_the_head(cfg_dir):
 
 @pytest.mark.parametrize("cfg", ["26/yolo26.yaml", "26/yolo26-seg.yaml", "26/yolo26-pose.yaml", "26/yolo26-obb.yaml",
                                  "v10/yolov10n.yaml"])
-def test_fuse_for_deploy_keeps_the_one_to_one_output(cfg, cfg_dir):
-    """fuse_for_deploy drops the one-to-many branch (and YOLO26's training-only parts); the eval output is unchanged."""
+def test_drop_training_branches_keeps_the_one_to_one_output(cfg, cfg_dir):
+    """drop_training_branches drops the one-to-many branch (and YOLO26's training-only parts); the eval output is unchanged."""
     built = build_model(load_spec(cfg_dir / cfg), BuildOptions(imgsz=(128, 128)))
     model = materialize(built)
     x = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
@@ -122,7 +122,7 @@ def test_fuse_for_deploy_keeps_the_one_to_one_output(cfg, cfg_dir):
         before = model(x)
         head = model.layers[-1]
         params = sum(p.numel() for p in model.parameters())
-        head.fuse_for_deploy()
+        head.drop_training_branches()
         after = model(x)
     assert not head.end2end and not any(n.startswith("one2one_") for n in head._modules)
     assert sum(p.numel() for p in model.parameters()) < params

@@ -23,6 +23,7 @@ def make_report(built: BuiltModel, *, dtype: str = "fp32", device_spec: str | No
         dialect=built.spec.dialect,
         dtype=dtype,
         device_spec=device_spec,
+        fused=built.fused,
     )
     layers = [
         LayerReport(

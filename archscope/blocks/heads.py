@@ -16,7 +16,7 @@
 * End-to-end heads (YOLO26, Ultralytics 8.4): the YAML's top-level ``end2end: true`` gives every Detect-family head
   (Detect, Segment, Pose, OBB and the ``*26`` variants) a one-to-one twin of each branch (``one2one_cv2``,
   ``one2one_cv3``, ``one2one_cv4`` ...), as v10Detect always has; ``reg_max`` sets the DFL bins (YOLO26: 1, no DFL).
-  Both branches run in every forward; eval mode decodes the one-to-one branch. ``fuse_for_deploy()`` keeps only that
+  Both branches run in every forward; eval mode decodes the one-to-one branch. ``drop_training_branches()`` keeps only that
   branch (and drops training-only parts), as deployment does.
 * YOLO26 task heads: ``Segment26`` (prototypes from every level, ``Proto26``), ``Pose26`` (a keypoint tower with
   separate keypoint and sigma convs, a RealNVP flow for the loss), ``OBB26`` (raw angle), and the dense heads
@@ -277,8 +277,9 @@ class Detect(nn.Module):
             return {"one2many": {**one2many, "feats": feats}, "one2one": {**one2one, "feats": o2o_feats}}
         return self._decode(feats, one2one)
 
-    def fuse_for_deploy(self) -> None:
-        """Keep only the branch inference uses, as Ultralytics' ``Detect.fuse`` does before export.
+    def drop_training_branches(self) -> bool:
+        """Keep only the branch inference uses, as Ultralytics' ``Detect.fuse`` does (called by
+        :func:`archscope.build.fuse.deploy`); True when something was dropped.
 
         With ``end2end`` the one-to-one twins (``one2one_cv2``, ``one2one_cv3``, a task head's ``one2one_cv4`` ...)
         replace the one-to-many branches under the plain names and ``end2end`` is switched off, so the head then
@@ -287,11 +288,12 @@ class Detect(nn.Module):
         Segment26's semantic branch).
         """
         if not self.end2end:
-            return
+            return False
         for name in [n for n in self._modules if n.startswith("one2one_")]:
             module = self._modules.pop(name)
             setattr(self, name.removeprefix("one2one_"), module)
         self.end2end = False
+        return True
 
 
 @block(family="head", channels=_HeadArgs(lambda ctx: [ctx.nc, 32, 256], scaled_arg=2))
@@ -434,12 +436,14 @@ class Segment26(Segment):
     def _proto(self, feats):
         return self.proto(feats)
 
-    def fuse_for_deploy(self) -> None:
+    def drop_training_branches(self) -> bool:
         """Detect's branch pruning, and the prototypes' training-only semantic branch dropped."""
-        super().fuse_for_deploy()
+        dropped = super().drop_training_branches()
         proto = self.proto
-        if isinstance(proto, Proto26):
+        if isinstance(proto, Proto26) and proto.semseg is not None:
             proto.semseg = None
+            dropped = True
+        return dropped
 
 
 class RealNVP(nn.Module):
@@ -520,11 +524,14 @@ class Pose26(Pose):
         parts = [xy, kp[:, :, 2:3].sigmoid()] if d == 3 else [xy]
         return [torch.cat(parts, 2).view(b, self.nk, a)]
 
-    def fuse_for_deploy(self) -> None:
+    def drop_training_branches(self) -> bool:
         """Detect's branch pruning, and the training-only flow model and sigma heads dropped."""
-        super().fuse_for_deploy()
-        self.flow_model = None
-        self.cv4_sigma = None
+        dropped = super().drop_training_branches()
+        if self.flow_model is not None or self.cv4_sigma is not None:
+            self.flow_model = None
+            self.cv4_sigma = None
+            dropped = True
+        return dropped
 
 
 @block(family="head", channels=_HeadArgs(lambda ctx: [ctx.nc, 1]))

@@ -56,6 +56,7 @@ class BuiltModel:
     model: Any  # ArchModel
     layers: list[BuiltLayer]
     max_stride: int
+    fused: bool = False  # the deployed view (archscope.build.fuse.deploy_built)
 
     @property
     def params(self) -> int:

@@ -9,6 +9,7 @@ tolerance = "1%"
 path = "models/yolo-mqa.yaml"      # relative to the pyproject.toml's folder
 scale = "n"
 imgsz = 640
+fuse = true                        # the deployed model (as --fuse)
 max-params = "5M"
 max-gflops = 12
 max-predicted-ms = 3
@@ -33,7 +34,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-MODEL_KEYS = ("path", "scale", "imgsz", "batch", "dtype", "nc", "ch", "device-spec", "max-params", "max-gflops",
+MODEL_KEYS = ("path", "scale", "imgsz", "batch", "dtype", "nc", "ch", "device-spec", "fuse", "max-params", "max-gflops",
               "max-bytes", "max-predicted-ms", "gflops-convention", "baseline", "tolerance")
 DEFAULT_KEYS = tuple(k for k in MODEL_KEYS if k != "path")
 
@@ -50,6 +51,7 @@ class CheckTarget:
     nc: int | None = None
     ch: int | None = None
     device_spec: str | None = None
+    fuse: bool | None = None  # the deployed model; None: the baseline's, else not fused
     budgets: Budgets = field(default_factory=Budgets)
     baseline: str | None = None
     tolerance: float = 0.0
@@ -65,7 +67,7 @@ def resolve_targets(models: list[str], *, budgets: Budgets, baseline: str | None
                     ) -> list[CheckTarget]:
     """What ``archscope check`` checks: ``models`` with the budgets/baseline given as options; or, with no such
     options, the entries of [tool.archscope] (all of them, or those for ``models``). ``settings`` (imgsz, batch,
-    dtype, device_spec) that are not None override the config's."""
+    dtype, device_spec, fuse) that are not None override the config's."""
     from archscope.spec.sources import parse_source
 
     tol = None if tolerance is None else parse_tolerance(tolerance)
@@ -182,6 +184,7 @@ def _target(raw: dict[str, Any], root: str) -> CheckTarget:
         nc=_positive(raw, "nc"),
         ch=_positive(raw, "ch"),
         device_spec=_typed(raw, "device-spec", str),
+        fuse=_flag(raw, "fuse"),
         budgets=budgets,
         baseline=os.path.join(root, baseline) if baseline else None,
         tolerance=parse_tolerance(raw["tolerance"], what="'tolerance'") if "tolerance" in raw else 0.0,
@@ -194,6 +197,13 @@ def _typed(raw, key, types):
         names = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
         raise ArchscopeError(f"'{key}' must be a {names.replace('str', 'string').replace('int', 'number')}, "
                              f"got {value!r}")
+    return value
+
+
+def _flag(raw, key):
+    value = raw.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ArchscopeError(f"'{key}' must be true or false, got {value!r}")
     return value
 
 

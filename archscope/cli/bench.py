@@ -18,7 +18,9 @@ def bench(
     batch: str = typer.Option("1", "--batch", "-b", help="Batch size, or several: 1,8,32 (one result each)."),
     dtype: str = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16 (weights and input)."),
     channels_last: bool = typer.Option(False, "--channels-last", help="NHWC memory format for weights and input."),
-    fuse: bool = typer.Option(False, "--fuse", help="Fold BatchNorm into the preceding convolution first."),
+    fuse: bool = typer.Option(False, "--fuse", help="Time the deployed model, as Ultralytics' model.fuse() leaves "
+                              "it (BatchNorm folded, RepConv/RepVGGDW re-parameterised, training-only head branches "
+                              "dropped; outputs unchanged)."),
     compile_: bool = typer.Option(False, "--compile", help="Time torch.compile(model) (compiles during warm-up)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op CPU threads (default: torch's)."),
     warmup: int = typer.Option(3, "--warmup", help="Untimed forwards before timing."),

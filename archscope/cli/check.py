@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from archscope.cli.common import Dtype, OutputFormat, handles_errors, load_user_blocks
-from archscope.cli.options import BlocksOption
+from archscope.cli.options import BlocksOption, FuseOption
 from archscope.errors import ArchscopeError
 
 
@@ -40,6 +40,7 @@ def check(
                                               "--max-predicted-ms."),
     fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default), json or markdown."),
     blocks: BlocksOption = None,
+    fuse: FuseOption = None,
 ) -> None:
     """CI gate: exit 0 when every budget holds, 1 when one fails, 2 on bad input. Appends a Markdown summary to
     $GITHUB_STEP_SUMMARY when it is set."""
@@ -53,7 +54,7 @@ def check(
                                    max_predicted_ms=max_predicted_ms, convention=gflops_convention)
     targets = resolve_targets(models or [], budgets=budgets, baseline=baseline, tolerance=tolerance, config=config,
                               imgsz=imgsz, batch=batch, dtype=dtype.value if dtype else None,
-                              device_spec=device_spec)
+                              device_spec=device_spec, fuse=fuse)
     outcome = run_check(targets)
     _write_step_summary(outcome)
     from archscope.render import verdict

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from archscope.cli.common import Dtype, OutputFormat, check_plot, deliver, handles_errors, load_user_blocks, save_plot
-from archscope.cli.options import BlocksOption, DtypeOption
+from archscope.cli.options import BlocksOption, DtypeOption, FuseOption
 from archscope.errors import ArchscopeError
 
 
@@ -30,6 +30,7 @@ def compare(
     bench: bool = typer.Option(False, "--bench", help="Also measure each YAML model's latency (archscope bench)."),
     bench_device: str = typer.Option("auto", "--bench-device", help="Where --bench runs: auto, cpu, cuda, mps."),
     blocks: BlocksOption = None,
+    fuse: FuseOption = None,
 ) -> None:
     """Models side by side: totals with deltas and ratios against the first, and the layers that differ."""
     load_user_blocks(blocks)
@@ -43,7 +44,7 @@ def compare(
     if plot:
         check_plot(plot)
     comparison = run_compare(models, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
-                             device_spec=device_spec, bench=bench, bench_device=bench_device)
+                             device_spec=device_spec, bench=bench, bench_device=bench_device, fuse=bool(fuse))
     from archscope.render.compare import print_comparison, render_comparison
 
     deliver(chosen, output, "comparison", lambda fmt: render_comparison(comparison, fmt),
@@ -65,6 +66,7 @@ def snapshot(
     device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Also record roofline "
                                               "times on this device (checked by check --baseline)."),
     blocks: BlocksOption = None,
+    fuse: FuseOption = None,
 ) -> None:
     """Write a baseline report (the JSON report plus its settings) for 'archscope check --baseline'."""
     load_user_blocks(blocks)
@@ -78,9 +80,10 @@ def snapshot(
     if source.scale and scale and source.scale != scale:
         raise ArchscopeError(f"two scales given: ':{source.scale}' and --scale {scale}", file=source.path)
     report = take(source.path, scale=source.scale or scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch,
-                  dtype=dtype.value, device_spec=device_spec)
+                  dtype=dtype.value, device_spec=device_spec, fuse=bool(fuse))
     write_atomic(output, to_json(report))
     t = report.totals
     assert t.flops is not None and t.bytes_unfused is not None  # a snapshot is always analysed
-    typer.echo(f"wrote baseline for {model} to {output}: {t.params:,} params, {t.flops / 1e9:.3f} GFLOPs, "
+    fused = " (fused)" if report.model.fused else ""
+    typer.echo(f"wrote baseline for {model}{fused} to {output}: {t.params:,} params, {t.flops / 1e9:.3f} GFLOPs, "
                f"{t.bytes_unfused / 1e6:.2f} MB moved")

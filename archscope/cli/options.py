@@ -16,4 +16,8 @@ ChannelsOption = Annotated[Optional[int], typer.Option(
     "--ch", help="Input channels (default: the YAML's ch, else 3).")]
 FormatOption = Annotated[Optional[OutputFormat], typer.Option(
     "--format", "-f", help="Output format (default: table, or from the -o file's suffix).")]
+FuseOption = Annotated[Optional[bool], typer.Option(
+    "--fuse/--no-fuse", help="The deployed model, as Ultralytics' model.fuse() leaves it: BatchNorm folded into "
+    "Conv/ConvTranspose, RepConv and RepVGGDW re-parameterised, the one-to-many branch of end-to-end heads dropped "
+    "(default: not fused; check: the baseline's).")]
 OutputOption = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file.")]

@@ -7,7 +7,15 @@ from typing import Optional
 import typer
 
 from archscope.cli.common import Counter, Dtype, check_plot, emit_report, handles_errors, save_plot
-from archscope.cli.options import BlocksOption, ChannelsOption, ClassesOption, DtypeOption, FormatOption, OutputOption
+from archscope.cli.options import (
+    BlocksOption,
+    ChannelsOption,
+    ClassesOption,
+    DtypeOption,
+    FormatOption,
+    FuseOption,
+    OutputOption,
+)
 
 
 @handles_errors
@@ -30,6 +38,7 @@ def profile(
     counter: Optional[Counter] = typer.Option(None, "--counter", help="Also report this tool's totals "
                                               "(optional extra: pip install 'archscope[fvcore]')."),
     blocks: BlocksOption = None,
+    fuse: FuseOption = None,
     plot: Optional[str] = typer.Option(None, "--plot", help="Also draw the roofline with every layer as a point "
                                        "(.png, .svg or .html; on --device-spec, default cpu; needs matplotlib)."),
 ) -> None:
@@ -44,7 +53,7 @@ def profile(
         device_spec = device_spec or "cpu"  # the picture needs a roof
     report = run_profile(model, scale=scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
                          device_spec=device_spec, depth=depth, real=real,
-                         counter=counter.value if counter else None, blocks=blocks or ())
+                         counter=counter.value if counter else None, blocks=blocks or (), fuse=bool(fuse))
     emit_report(report, fmt, output, depth)
     if plot:
         from archscope.compare.comparison import compare_reports

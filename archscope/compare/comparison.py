@@ -188,6 +188,12 @@ def compare_reports(
                          ("batch sizes", {r.model.batch for r in reports})):
         if len(values) > 1:
             notes.append(f"the models were analysed at different {what}: their figures are not like for like")
+    fused = [r.model.fused for r in reports]
+    if all(fused):
+        notes.append("every model is the deployed one (fused, as Ultralytics' model.fuse() leaves it)")
+    elif any(fused):
+        notes.append("some models are the deployed ones (fused) and some are not: their figures are not like for "
+                     "like (archscope compare --fuse profiles every YAML deployed)")
     if any(m is None for m in measurements) and any(m is not None for m in measurements):
         notes.append("measured latency only for model YAMLs (a report JSON cannot be run)")
     return Comparison(labels, sources, reports, device, measurements, predicted, alignment, totals, rows, notes)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-from archscope.build.fuse import fuse_conv_bn
+from archscope.build.fuse import DeploySummary, deploy, deployed_copy
 from archscope.errors import ArchscopeError
 from archscope.measure import timing
 from archscope.reports.bench import BatchStats, BenchEnvironment, BenchModel, BenchReport, BenchSettings, LayerTiming
@@ -163,18 +163,19 @@ def check_memory(need: MemoryNeed, available: int | None, *, device: str, batch:
 class Prepared(NamedTuple):
     eager: Any  # the ArchModel, run layer by layer for --per-layer
     whole: Any  # what is timed whole: the same model, or torch.compile of it
-    folded: int  # BatchNorms folded by --fuse
+    deployed: DeploySummary | None  # what --fuse changed (None without it)
 
 
 def prepare_model(built, options: BenchOptions, device: str) -> Prepared:
-    """The real model to time: seeded weights made on CPU (the same values on every device), BN folded if asked,
-    then moved to the device, dtype and memory format."""
+    """The real model to time: seeded weights made on CPU (the same values on every device), deployed if asked
+    (:func:`archscope.build.fuse.deploy` with the real folding arithmetic, on the CPU fp32 weights), then moved to
+    the device, dtype and memory format."""
     import torch
 
     from archscope.build.materialize import materialize
 
     model = materialize(built, device="cpu", seed=options.seed)
-    folded = fuse_conv_bn(model) if options.fuse else 0
+    deployed = deploy(model) if options.fuse else None
     dtype = torch_dtype(options.dtype)
     model = model.to(device=device, dtype=dtype)
     if options.channels_last:
@@ -185,7 +186,7 @@ def prepare_model(built, options: BenchOptions, device: str) -> Prepared:
             whole = torch.compile(model)
         except Exception as exc:  # noqa: BLE001 - e.g. no compiler backend for this platform
             raise ArchscopeError(f"--compile: torch.compile is not usable here ({one_line(exc, limit=200)})") from None
-    return Prepared(model, whole, folded)
+    return Prepared(model, whole, deployed)
 
 
 def make_input(built, batch: int, options: BenchOptions, device: str):
@@ -235,21 +236,23 @@ def run_bench(built, options: BenchOptions, *, target: Target, roofline_device=N
     import torch
 
     notes = list(notes or [])
-    analyses = analyse_batches(built, options, roofline_device)
+    # --fuse: the figures (FLOPs, bytes, roofline, parameters) are the deployed model's, counted on a meta copy
+    analysed = deployed_copy(built) if options.fuse else built
+    analyses = analyse_batches(analysed, options, roofline_device)
     available = target.available_bytes()
     for a in analyses:  # the whole list first: refuse before the first allocation, not after batch 1 ran
         check_memory(a.need, available, device=target.device, batch=a.batch, imgsz=built.imgsz, dtype=options.dtype)
     report_model = BenchModel(path=built.spec.path, name=built.spec.name, scale=built.scaling.scale,
-                              imgsz=list(built.imgsz), ch=built.ch, nc=built.nc, params=built.params,
+                              imgsz=list(built.imgsz), ch=built.ch, nc=built.nc, params=analysed.params,
                               yaml_layers=len(built.layers))
     previous_threads = torch.get_num_threads()
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     try:
         environment = _environment(target, options, available)
-        eager, whole, folded = prepare_model(built, options, target.device)
-        if options.fuse:
-            notes.append(f"--fuse folded {folded} BatchNorm layers into the convolutions before them")
+        eager, whole, deployed = prepare_model(built, options, target.device)
+        if deployed is not None:
+            notes.append(f"--fuse: the deployed model, as Ultralytics' model.fuse() leaves it: {deployed.describe()}")
         if options.compile and options.per_layer:
             notes.append("per-layer times are of the eager model: torch.compile optimises across layers, so the "
                          "compiled model is timed whole only")

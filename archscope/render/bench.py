@@ -61,7 +61,7 @@ def headline(report) -> str:
 def settings_line(report) -> str:
     st = report.settings
     how = f"at least {st.runs} timed runs" + (f" and {st.min_time:g} s" if st.min_time else "")
-    flags = [name for name, on in (("channels-last", st.channels_last), ("BN fused", st.fuse),
+    flags = [name for name, on in (("channels-last", st.channels_last), ("fused (deployed)", st.fuse),
                                    ("torch.compile", st.compile)) if on]
     load = report.environment.load_average
     parts = [f"warm-up {st.warmup}", how + " per batch", f"seed {st.seed}", ", ".join(flags) or "eager, unfused",

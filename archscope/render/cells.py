@@ -74,7 +74,9 @@ def layer_cells(report, *, depth: int = 0) -> tuple[list[str], list[list[str]]]:
 def summary_line(report) -> str:
     m, t = report.model, report.totals
     scale = f"scale {m.scale}" if m.scale else "no scales"
-    parts = [f"{m.name} ({scale})", f"{t.yaml_layers} YAML layers ({t.layers} modules)", f"{t.params:,} parameters"]
+    fused = ", fused" if m.fused else ""  # as Ultralytics' "summary (fused)"
+    parts = [f"{m.name} ({scale}{fused})", f"{t.yaml_layers} YAML layers ({t.layers} modules)",
+             f"{t.params:,} parameters"]
     if t.flops is not None:
         parts.append(f"{t.flops / 1e9:.2f} GFLOPs (Ultralytics: {t.gflops_ultralytics:.1f})")
         if t.peak_activation_bytes is not None:

@@ -37,6 +37,7 @@ class ModelInfo:
     dtype: str = "fp32"
     device_spec: str | None = None  # roofline device preset, when one was asked for
     predicted_unit: str | None = None  # "ms", or "relative" for presets known only by their ridge point
+    fused: bool = False  # the deployed model (--fuse): as Ultralytics' model.fuse() leaves it
 
 
 @dataclass
