@@ -82,13 +82,13 @@ def test_v10_keeps_the_one_to_one_branch(cfg_dir):
     deep copy with an activation instance of its own in each of its box and class branches."""
     fused = deploy_built(_built(cfg_dir, "v10/yolov10n.yaml", "n"))
     head = fused.model.layers[-1]
-    assert isinstance(head, v10Detect) and head.cv2 is None and head.cv3 is None
-    assert head.one2one_cv2 is not None and head.one2one_cv3 is not None
+    # the one-to-one twins now sit under the plain names, the one-to-many branch is gone
+    assert isinstance(head, v10Detect) and not head.end2end
+    assert not any(name.startswith("one2one_") for name in head._modules)
     ref = FUSED[("v10/yolov10n.yaml", "n")]
     assert ref["layers"] - ref["layers_nms"] == 2
-    own_acts = {id(m) for branch in (head.one2one_cv2, head.one2one_cv3) for m in branch.modules()
-                if isinstance(m, torch.nn.SiLU)}
-    assert len(own_acts) == 2
+    own_acts = {id(m) for branch in (head.cv2, head.cv3) for m in branch.modules() if isinstance(m, torch.nn.SiLU)}
+    assert len(own_acts) == 2  # the deep-copied one-to-one branch: an activation of its own in each of its two
 
 
 def test_deployed_copy_leaves_the_model_as_it_was(cfg_dir):
@@ -187,7 +187,7 @@ def test_deploy_is_idempotent_and_leaves_other_batch_norms(tmp_path):
     built = _net(tmp_path)
     deploy(built.model)
     again = copy.deepcopy(built.model)
-    assert deploy(again).changed == 1  # only the head's hook runs again; nothing left to fold
+    assert deploy(again).changed == 0  # a second pass finds nothing to fold and no branch to drop
     seq = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.BatchNorm2d(4))
     assert deploy(seq).changed == 0 and isinstance(seq[1], torch.nn.BatchNorm2d)  # not a Conv: Ultralytics keeps it
 

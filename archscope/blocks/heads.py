@@ -16,8 +16,8 @@
 * End-to-end heads (YOLO26, Ultralytics 8.4): the YAML's top-level ``end2end: true`` gives every Detect-family head
   (Detect, Segment, Pose, OBB and the ``*26`` variants) a one-to-one twin of each branch (``one2one_cv2``,
   ``one2one_cv3``, ``one2one_cv4`` ...), as v10Detect always has; ``reg_max`` sets the DFL bins (YOLO26: 1, no DFL).
-  Both branches run in every forward; eval mode decodes the one-to-one branch. ``drop_training_branches()`` keeps only that
-  branch (and drops training-only parts), as deployment does.
+  Both branches run in every forward; eval mode decodes the one-to-one branch. ``drop_training_branches()`` keeps
+  only that branch (and drops training-only parts), as deployment does.
 * YOLO26 task heads: ``Segment26`` (prototypes from every level, ``Proto26``), ``Pose26`` (a keypoint tower with
   separate keypoint and sigma convs, a RealNVP flow for the loss), ``OBB26`` (raw angle), and the dense heads
   ``Depth`` (top-down fusion to a stride-4 depth map) and ``SemanticSegment`` (per-pixel logits at stride 8).

@@ -18,10 +18,10 @@ Every other BatchNorm stays, as in Ultralytics: one after a concatenation (Bottl
 **Heads with a training-only branch** (end-to-end heads such as YOLOv10's ``v10Detect``, whose one-to-many branch
 only feeds the training loss) define ``drop_training_branches(self) -> bool``: it removes the modules the deployed
 model does not run (the Detect family moves its ``one2one_`` twins under the plain names and switches ``end2end``
-off), the head's forward must then run without them, and it returns True when it removed anything. ``deploy`` calls it on
-every module that has it, before its children are folded (so a dropped branch is never folded). A new head (e.g.
-YOLO26's end-to-end ``Detect``/``Segment``/``Pose``) plugs in by defining that one method; nothing here needs to know
-its name.
+off), the head's forward must then run without them, and it returns True when it removed anything. ``deploy``
+calls it on every module that has it, before its children are folded (so a dropped branch is never folded). A new
+head (YOLO26's end-to-end ``Detect``/``Segment``/``Pose``, say) plugs in by defining that one method; nothing here
+needs to know its name.
 
 The arithmetic is ``torch.nn.utils.fusion.fuse_conv_bn_weights`` (and the RepVGG sums, padded kernels and identity
 kernel built here) on whatever tensors the model holds. On a ``meta`` model the same operations run on meta tensors:
