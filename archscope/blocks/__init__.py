@@ -1,3 +1,15 @@
 """Built-in blocks, one module per family; importing this package registers them all."""
 
-from archscope.blocks import attention, common, csp, efficientformer, emo, gelan, heads, mobilenetv4, rtdetr, yolov10  # noqa: F401  # noqa: F401
+from archscope.blocks import (  # noqa: F401
+    attention,
+    common,
+    csp,
+    efficientformer,
+    emo,
+    gelan,
+    heads,
+    mobilenetv4,
+    rtdetr,
+    yolov5,
+    yolov10,
+)
