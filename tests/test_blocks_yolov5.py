@@ -93,7 +93,8 @@ def test_one_name_two_blocks():
         assert v5.dialect == "yolov5" and v5.factory is ul.factory, name
     for name in ("C3TR", "C3SPP", "CrossConv", "Contract", "Expand"):
         assert registry.lookup(name, "yolov5").factory.__module__ == "archscope.blocks.yolov5"
-        with pytest.raises(ArchscopeError, match="unknown module"):
+        with pytest.raises(ArchscopeError, match=f"'{name}' is the YOLOv5 repository's block, but this file is read "
+                           "in the ultralytics dialect"):
             registry.lookup(name, "ultralytics")
 
 

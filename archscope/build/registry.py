@@ -260,6 +260,12 @@ class Registry:
             if self.fallback(name, self):
                 spec = self._blocks.get((name, dialect)) or self._blocks.get((name, None))
         if spec is None:
+            elsewhere = sorted(d for n, d in self._blocks if n == name and d is not None)
+            if elsewhere:
+                where = ", ".join(f"the {DIALECT_SOURCES.get(d, d)}'s" for d in elsewhere)
+                raise ArchscopeError(
+                    f"{name!r} is {where} block, but this file is read in the {dialect} dialect (a YOLOv5-repository "
+                    f"file has 'anchors:'); load a block of that name for it with --blocks my_blocks.py")
             raise ArchscopeError(self._unknown_message(name))
         return spec
 
