@@ -91,7 +91,7 @@ def test_one_name_two_blocks():
     for name in SHARED:  # the same class, registered for the yolov5 dialect with the repository's channel rule
         v5, ul = registry.lookup(name, "yolov5"), registry.lookup(name, "ultralytics")
         assert v5.dialect == "yolov5" and v5.factory is ul.factory, name
-    for name in ("C3TR", "C3SPP", "CrossConv", "Contract", "Expand"):
+    for name in ("C3TR", "C3SPP", "CrossConv", "MixConv2d", "Contract", "Expand"):
         assert registry.lookup(name, "yolov5").factory.__module__ == "archscope.blocks.yolov5"
         with pytest.raises(ArchscopeError, match=f"'{name}' is the YOLOv5 repository's block, but this file is read "
                            "in the ultralytics dialect"):
@@ -107,6 +107,16 @@ def test_bottleneck_definitions_differ():
     # bn 2*64 (128), one bottleneck 32->32 (1088 + 9280) -> 19904 (= layer 2 of v2.0 yolov5s, repository figure)
     assert n_params(yolov5.BottleneckCSP(64, 64, 1)) == 19_904
     assert TAG_CONFIGS["v2.0:models/yolov5s.yaml"]["per_layer"][2] == 19_904
+
+
+def test_mixconv2d_shares():
+    # formula: equal_ch splits 32 outputs 16 + 16; Conv2d(16, 16, 1, groups 16) 16 + Conv2d(16, 16, 3, groups 16)
+    # 144 + BN(32) 64 = 224. Equal weights for k (3, 5, 7), 64 outputs: shares s with s0+s1+s2 = 64 and
+    # 9 s0 = 25 s1 = 49 s2 -> (41.5, 14.9, 7.6) -> rounded 41, 15, 8 (the repository's MixConv2d gives the same).
+    assert n_params(yolov5.MixConv2d(16, 32, (1, 3))) == 224
+    mixed = yolov5.MixConv2d(32, 64, (3, 5, 7), 1, False)
+    assert [m.out_channels for m in mixed.m] == [41, 15, 8]
+    assert [m.groups for m in mixed.m] == [1, 1, 8]
 
 
 def _yaml(tmp_path, body: str, name="m.yaml") -> Path:
@@ -140,10 +150,14 @@ def test_contract_expand_channels(tmp_path):
           [[-1, 1, Conv, [32, 3, 1]],
            [-1, 1, Contract, [2]],
            [-1, 1, Expand, [2]],
-           [-1, 1, C3SPP, [16, [3, 5]]]]
+           [-1, 1, C3SPP, [16, [3, 5]]],
+           [-1, 1, MixConv2d, [16, [1, 3]]]]
         """)
     built = build(path, imgsz=(64, 64))
-    assert [layer.c_out for layer in built.layers] == [16, 64, 16, 8]
+    assert [layer.c_out for layer in built.layers] == [16, 64, 16, 8, 8]
+    # formula: c1 8, shares 4 + 4, groups gcd(8, 4) = 4 (2 inputs each): 4*2*1 + 4*2*9 weights + BN(8) 16 = 96
+    assert built.layers[4].params == 4 * 2 * 1 + 4 * 2 * 9 + 2 * 8
+    assert built.layers[4].output_shape == [1, 8, 64, 64]
     assert [layer.output_shape for layer in built.layers][:3] == [[1, 16, 64, 64], [1, 64, 32, 32], [1, 16, 64, 64]]
     assert built.layers[1].params == built.layers[2].params == 0
 

@@ -10,8 +10,9 @@ Blocks of its own (they differ from Ultralytics' or Ultralytics has no such bloc
 
 * ``Bottleneck``: a 1x1 then a 3x3 Conv (Ultralytics': 3x3 then 3x3), residual add when shapes allow.
 * ``BottleneckCSP``: the CSP block with those bottlenecks (its BN + SiLU over the concatenation is fixed SiLU).
-* ``CrossConv`` (1xk then kx1 Conv), ``C3TR`` (C3 with a transformer block), ``C3SPP`` (C3 with an SPP inside;
-  the repository passes it no repeat count), ``Contract`` / ``Expand`` (space-to-depth and back, no parameters).
+* ``CrossConv`` (1xk then kx1 Conv), ``MixConv2d`` (mixed-kernel depthwise convs, models/experimental.py),
+  ``C3TR`` (C3 with a transformer block), ``C3SPP`` (C3 with an SPP inside; the repository passes it no repeat
+  count), ``Contract`` / ``Expand`` (space-to-depth and back, no parameters).
 * ``Segment``: the anchor-based Detect with ``nm`` mask coefficients per anchor and a prototype network whose
   upsampling is ``nn.Upsample`` (Ultralytics' Proto learns a transposed conv); ``npr`` is width-scaled.
 * ``Classify``: Conv to 1280, pool, dropout, Linear; the same parameters as Ultralytics' but it returns logits in
@@ -29,6 +30,8 @@ repeat count goes inside ``BottleneckCSP``, ``C3``, ``C3TR``, ``C3Ghost`` and ``
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -151,6 +154,49 @@ class CrossConv(nn.Module):
     def forward(self, x):
         y = self.cv2(self.cv1(x))
         return x + y if self.add else y
+
+
+@_v5()
+class MixConv2d(nn.Module):
+    """Mixed depthwise conv (MixNet, Tan & Le 2019): parallel convs of kernels ``k`` (groups gcd(c1, share)), their
+    outputs concatenated to c2, then BatchNorm + SiLU. ``equal_ch``: the c2 outputs split evenly over the kernels;
+    otherwise split so that every kernel has about as many weights (a least-squares solve, as the repository does).
+    """
+
+    def __init__(self, c1, c2, k=(1, 3), s=1, equal_ch=True):
+        super().__init__()
+        k = tuple(k) if isinstance(k, (list, tuple)) else (k,)
+        shares = _equal_shares(c2, len(k)) if equal_ch else _equal_weight_shares(c2, k)
+        self.m = nn.ModuleList(
+            nn.Conv2d(c1, c_, kk, s, kk // 2, groups=math.gcd(c1, c_), bias=False) for kk, c_ in zip(k, shares)
+        )
+        self.bn = nn.BatchNorm2d(c2)
+        self.act = nn.SiLU()  # fixed, not the YAML's activation
+
+    def forward(self, x):
+        return self.act(self.bn(torch.cat([m(x) for m in self.m], 1)))
+
+
+def _equal_shares(c2: int, n: int) -> list[int]:
+    """How many of c2 evenly spaced points of [0, n) fall in each unit interval (float32, as torch.linspace)."""
+    points = torch.linspace(0, n - 1e-6, c2, device="cpu").floor()
+    return [int((points == g).sum()) for g in range(n)]
+
+
+def _equal_weight_shares(c2: int, k) -> list[int]:
+    """Channel shares with about equal weights per kernel: shares sum to c2 and share_i * k_i**2 are equal."""
+    n = len(k)
+    a = torch.zeros(n + 1, n, dtype=torch.float64, device="cpu")
+    for i in range(1, n):  # rows 1..n-1: share_{i-1} k_{i-1}^2 - share_i k_i^2 = 0
+        a[i, i - 1] = k[i - 1] ** 2
+        a[i, i] = -(k[i] ** 2)
+    a[n, n - 1] = k[n - 1] ** 2  # the wrap-around row of the repository's rolled matrix
+    a[n, 0] -= k[0] ** 2
+    a[0] = 1
+    b = torch.zeros(n + 1, 1, dtype=torch.float64, device="cpu")
+    b[0, 0] = c2
+    solution = torch.linalg.lstsq(a, b, driver="gelsd").solution.flatten()
+    return [int(round(float(v))) for v in solution]
 
 
 class TransformerLayer(nn.Module):
