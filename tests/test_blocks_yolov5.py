@@ -200,9 +200,10 @@ backbone:
   [[-1, 1, Conv, [64, 3, 2]],
    [-1, 1, Conv, [128, 3, 2]],
    [-1, 1, PSA, [128]],
-   [-1, 1, Conv, [128, 3, 2]]]
+   [-1, 1, Conv, [128, 3, 2]],
+   [-1, 1, PSA, [128]]]
 head:
-  [[[1, 2, 3], 1, Detect, [nc, anchors]]]
+  [[[1, 2, 4], 1, Detect, [nc, anchors]]]
 """
 
 
@@ -212,7 +213,8 @@ def test_borrowed_block_gets_a_notice(tmp_path):
     report = archscope.profile(str(path), imgsz="64", analyse=False)
     [finding] = report.findings
     assert finding.kind == "borrowed-block" and finding.layer == 2
-    assert "PSA is not a block of the YOLOv5 repository" in finding.message
+    assert finding.message.startswith("layers 2, 4: PSA is not a block of the YOLOv5 repository: built archscope's "
+                                      "PSA (the yolov10 family")
     assert "yolov10 family" in finding.message and "--blocks" in finding.message and "\n" not in finding.message
     analysed = archscope.profile(str(path), imgsz="64")
     assert [f.kind for f in analysed.findings] == ["borrowed-block"]

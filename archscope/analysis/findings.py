@@ -23,9 +23,18 @@ SCORE_MATRIX_WARN_BYTES = 128 * 2**20
 
 
 def block_notices(layers) -> list[Finding]:
-    """One ``borrowed-block`` finding per built layer that carries a notice (``BuiltLayer.notice``)."""
-    return [Finding("borrowed-block", layer.index, f"layer {layer.index}: {layer.notice}")
-            for layer in layers if getattr(layer, "notice", None)]
+    """One ``borrowed-block`` finding per block name whose built layers carry a notice (``BuiltLayer.notice``),
+    naming every such layer; ``layer`` is the first of them."""
+    by_name: dict[str, list] = {}
+    for layer in layers:
+        if getattr(layer, "notice", None):
+            by_name.setdefault(layer.module, []).append(layer)
+    findings = []
+    for group in by_name.values():
+        where = "layer" if len(group) == 1 else "layers"
+        indices = ", ".join(str(layer.index) for layer in group)
+        findings.append(Finding("borrowed-block", group[0].index, f"{where} {indices}: {group[0].notice}"))
+    return findings
 
 
 def find_issues(report: ModelReport, *, score_warn_bytes: int = SCORE_MATRIX_WARN_BYTES) -> list[Finding]:

@@ -199,9 +199,8 @@ def _borrowed_notice(registry, block, name, dialect) -> str | None:
     if not registry.borrowed(block, dialect):
         return None
     return (f"{name} is not a block of the {DIALECT_SOURCES.get(dialect, dialect)}: built archscope's {name} (the "
-            f"{block.family} family's published definition, as in the Ultralytics package); forks often define "
-            f"their own {name}: to build yours, register it with @archscope.block({name!r}, dialect={dialect!r}, ...) "
-            f"in a file given with --blocks")
+            f"{block.family} family's published definition); forks often define their own {name}: to build yours, "
+            f"register it with @archscope.block({name!r}, dialect={dialect!r}, ...) in a file given with --blocks")
 
 
 def _dialect_args(block, args, spec, sources):
