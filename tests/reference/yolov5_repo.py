@@ -33,12 +33,13 @@ Every official YAML (CONFIGS, TAG_CONFIGS; same script, same venv)
   models/common.py (git archive of a clone of github.com/ultralytics/yolov5 at the tag; tags' commits v2.0
   2a149a48d65b, v3.0 1ddf692bf89a, v3.1 c8c5ef36c9a1, v4.0 69be8e738f45, v5.0 f5b8f7d54c9f, v6.0 956be8e642b5).
   "same_with_7.0" is True for every entry: the 7.0 code builds the old files with the same count in every layer.
-  The old definitions do differ, but not in parameters: Conv's activation is LeakyReLU(0.1) in v2.0 and v3.0, Hardswish in v3.1 and SiLU
-  from v4.0, BottleneckCSP's own activation (after its BN) LeakyReLU(0.1) up to v5.0 and SiLU in v7.0. v2.0-v3.1
-  yolov5s/m/l/x use Focus + BottleneckCSP + SPP, v4.0/v5.0 Focus + C3 + SPP; the bottleneck is 1x1 then 3x3 in
-  every tag. archscope builds the v7.0 definitions (SiLU) for every file.
-* The v4.0 and v5.0 texts are those of PyPI yolov5 4.0.14 and 5.0.10, v6.0's those of 6.0.7 (checked document by
-  document against the tags); v2.0, v3.0 and v3.1 are on no PyPI release.
+  The old definitions do differ, but not in parameters: Conv's activation is LeakyReLU(0.1) in v2.0 and v3.0,
+  Hardswish in v3.1 and SiLU from v4.0; BottleneckCSP's own activation (after its BN) LeakyReLU(0.1) up to v5.0
+  and SiLU in v7.0. v2.0-v3.1 yolov5s/m/l/x use Focus + BottleneckCSP + SPP, v4.0/v5.0 Focus + C3 + SPP; the
+  bottleneck is 1x1 then 3x3 in every tag. archscope builds the v7.0 definitions (SiLU) for every file.
+* The v4.0 and v5.0 texts are those of PyPI yolov5 4.0.14 and 5.0.10, v6.0's those of 6.0.7 (every YAML of each
+  wheel compared once, by hand, as a parsed document with the tag's file: all equal; tests/yolov5_configs.py reads
+  them there); v2.0, v3.0 and v3.1 are on no PyPI release (the tests read them from ARCHSCOPE_YOLOV5_GIT, a clone).
 
 Published figures: the ultralytics/yolov5 README "Pretrained Checkpoints" table (v6.0 onward; same table on
 https://pytorch.org/hub/ultralytics): YOLOv5n 1.9 M params, 4.5 B FLOPs@640; YOLOv5s 7.2 M params, 16.5 B FLOPs@640
