@@ -112,7 +112,7 @@ def profile(
 
     costs = analyze(built, dtype=dtype, real=real)
     add_costs(report, built, costs, depth=depth)
-    report.findings = find_issues(report)
+    report.findings = [*report.findings, *find_issues(report)]
     if device is not None:
         from archscope.devices.roofline import roofline
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from archscope.analysis.findings import block_notices
 from archscope.analysis.records import COST_FIELDS, CostTotals
 from archscope.build.builder import BuiltModel
 from archscope.reports.profile import LayerReport, ModelInfo, ModelReport, Totals
@@ -43,7 +44,7 @@ def make_report(built: BuiltModel, *, dtype: str = "fp32", device_spec: str | No
         yaml_layers=len(built.layers),
         buffers=sum(b.numel() for b in model.buffers()),
     )
-    return ModelReport(info, totals, layers)
+    return ModelReport(info, totals, layers, findings=block_notices(built.layers))
 
 
 def leaf_module_count(model) -> int:

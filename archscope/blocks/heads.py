@@ -720,8 +720,12 @@ class AnchorDetect(nn.Module):
             gy, gx = torch.meshgrid(ys, xs, indexing="ij")
             grid = torch.stack((gx, gy), -1).view(1, 1, h, w, 2) - 0.5
             anchor = self.anchors[i].to(p.dtype).view(1, self.na, 1, 1, 2)
-            y = p.sigmoid()
-            xy = (y[..., :2] * 2 + grid) * float(self.stride[i])
-            wh = (y[..., 2:4] * 2) ** 2 * anchor
-            out.append(torch.cat((xy, wh, y[..., 4:]), -1).view(b, -1, self.no))
+            out.append(self._decode_level(p, grid, anchor, float(self.stride[i])).view(b, -1, self.no))
         return raw if self.training else torch.cat(out, 1)
+
+    def _decode_level(self, p, grid, anchor, stride):
+        """One level's ``[B, na, h, w, no]`` raw map -> pixel xywh, sigmoid objectness and class scores."""
+        y = p.sigmoid()
+        xy = (y[..., :2] * 2 + grid) * stride
+        wh = (y[..., 2:4] * 2) ** 2 * anchor
+        return torch.cat((xy, wh, y[..., 4:]), -1)

@@ -13,7 +13,7 @@ from typing import Any
 
 from archscope.build.arguments import check_arguments
 from archscope.build.catalog import default_registry
-from archscope.build.registry import ChannelContext, Registry
+from archscope.build.registry import DIALECT_SOURCES, ChannelContext, HeadInputs, Registry
 from archscope.errors import ArchscopeError
 from archscope.spec.model_spec import LayerSpec, ModelSpec, Scaling
 from archscope.util.shapes import feature_stride
@@ -43,6 +43,7 @@ class BuiltLayer:
     section: str
     output_shape: Any = None
     stride: int | None = None
+    notice: str | None = None  # set when the block is borrowed from another family (see Registry.borrowed)
 
 
 @dataclass
@@ -177,7 +178,8 @@ def _build_layer(row, spec, scaling, nc, ch_in, channels, registry, context):
     args = _resolve_names(list(row.args), spec, nc)
     args = yaml_args = _dialect_args(block, args, spec, sources)
     n = max(round(row.repeats * scaling.depth), 1) if row.repeats > 1 else row.repeats
-    ctx = ChannelContext(c_in, is_multi, args, nc, scaling.width, scaling.max_channels, scaling.scale, spec.dialect)
+    ctx = ChannelContext(c_in, is_multi, args, nc, scaling.width, scaling.max_channels, scaling.scale, spec.dialect,
+                         anchors=spec.anchors)
     resolved = block.channels.resolve(ctx, row.module)
     args = resolved.args
     if block.repeat.kind == "inner":
@@ -190,13 +192,24 @@ def _build_layer(row, spec, scaling, nc, ch_in, channels, registry, context):
     module = _construct(block, args, n, row.module)
     params = sum(p.numel() for p in module.parameters())
     info = BuiltLayer(row.index, row.from_ if not isinstance(row.from_, tuple) else list(row.from_), sources,
-                      n, row.module, args, params, resolved.c_out, row.line, row.section)
+                      n, row.module, args, params, resolved.c_out, row.line, row.section,
+                      notice=_borrowed_notice(registry, block, row.module, spec.dialect))
     return module, info, sources, is_multi
+
+
+def _borrowed_notice(registry, block, name, dialect) -> str | None:
+    """One line when a dialect with blocks of its own gets a built-in block of another family for ``name``."""
+    if not registry.borrowed(block, dialect):
+        return None
+    return (f"{name} is not a block of the {DIALECT_SOURCES.get(dialect, dialect)}: built archscope's {name} (the "
+            f"{block.family} family's published definition); forks often define their own {name}: to build yours, "
+            f"register it with @archscope.block({name!r}, dialect={dialect!r}, ...) in a file given with --blocks")
 
 
 def _dialect_args(block, args, spec, sources):
     """YOLOv5-repo heads accept an anchor count instead of anchor lists: expand it the way that repo does."""
-    if spec.dialect == "yolov5" and block.dialect == "yolov5" and len(args) > 1 and isinstance(args[1], int):
+    if (spec.dialect == "yolov5" and block.dialect == "yolov5" and isinstance(block.channels, HeadInputs)
+            and len(args) > 1 and isinstance(args[1], int) and not isinstance(args[1], bool)):
         args = [args[0], [list(range(args[1] * 2))] * len(sources), *args[2:]]
     return args
 

@@ -42,6 +42,7 @@ class ChannelContext:
     max_channels: float
     scale: str | None
     dialect: str
+    anchors: Any = None  # the YAML's ``anchors`` (YOLOv5 dialect): a list of per-level lists, or a count
 
     def scale_channels(self, c: int) -> int:
         """Apply the width multiple and channel cap to an output-channel count (Ultralytics 8.4 scales every
@@ -276,8 +277,21 @@ class Registry:
             if self.fallback(name, self):
                 spec = self._blocks.get((name, dialect)) or self._blocks.get((name, None))
         if spec is None:
+            elsewhere = sorted(d for n, d in self._blocks if n == name and d is not None)
+            if elsewhere:
+                where = ", ".join(f"the {DIALECT_SOURCES.get(d, d)}'s" for d in elsewhere)
+                raise ArchscopeError(
+                    f"{name!r} is {where} block, but this file is read in the {dialect} dialect (a YOLOv5-repository "
+                    f"file has 'anchors:'); load a block of that name for it with --blocks my_blocks.py")
             raise ArchscopeError(self._unknown_message(name))
         return spec
+
+    def borrowed(self, spec: BlockSpec, dialect: str) -> bool:
+        """True when ``dialect`` has blocks of its own (some are registered for it), this name has none for it, and
+        the block built instead is one of archscope's own families (not a ``torch.nn`` layer, not a user's block)."""
+        return (spec.dialect is None and spec.family not in ("torch.nn", "user")
+                and getattr(spec.factory, "__module__", "").startswith("archscope.blocks")
+                and any(d == dialect for _, d in self._blocks))
 
     def _unknown_message(self, name: str) -> str:
         hint = did_you_mean(name, sorted({n for n, _ in self._blocks}))
@@ -295,6 +309,9 @@ class Registry:
 
 
 REGISTRY = Registry()
+
+#: What each dialect's own blocks are written from (for messages).
+DIALECT_SOURCES = {"yolov5": "YOLOv5 repository", "ultralytics": "Ultralytics package"}
 
 
 def block(
