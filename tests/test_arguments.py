@@ -42,7 +42,7 @@ def error_line(tmp_path, row: str) -> tuple[str, str]:
     # bool is not an int; the position is the row's (c2, c3k, e, g): c1 and n are archscope's
     # Ultralytics 8.4's C3k2(c1, c2, n, c3k, e, attn, g, shortcut): the 5th YAML value is g
     ("[-1, 1, C3k2, [32, False, 0.25, False, True]]", "(C3k2): argument 5 'g' must be an int, got True"),
-    ("[-1, 1, Conv, [32, 3, 2.5]]", "(Conv): argument 3 's' must be an int, got 2.5"),
+    ("[-1, 1, Conv, [32, 3, 2.5]]", "(Conv): argument 3 's' must be an int or a list, got 2.5"),
     ("[-1, 1, Conv, [32, None]]", "(Conv): argument 2 'k' must be an int, got None"),
     ("[-1, 1, C2f, [32, 1]]", "(C2f): argument 2 'shortcut' must be True or False, got 1"),
     ("[-1, 1, C2f, [32, True, 1, 'half']]", "(C2f): argument 4 'e' must be a number, got 'half'"),

@@ -18,6 +18,10 @@ from archscope.build.registry import ConcatChannels, CustomRule, InputOnly, Reso
 from archscope.errors import ArchscopeError
 from archscope.vocab import ACTIVATIONS
 
+#: A kernel size, stride or dilation: one int, or one per spatial axis (``[1, 1]`` in the YOLOv5 repository's
+#: hub/yolov3.yaml), as torch's conv layers take it. The argument check reads this annotation.
+Size = int | tuple[int, ...] | list[int]
+
 
 @dataclasses.dataclass
 class BuildContext:
@@ -100,7 +104,7 @@ def autopad(k, p=None, d=1):
 class Conv(nn.Module):
     """Conv2d + BatchNorm2d + activation."""
 
-    def __init__(self, c1, c2, k=1, s=1, p=None, g=1, d=1, act=True):
+    def __init__(self, c1, c2, k: Size = 1, s: Size = 1, p=None, g: int = 1, d: Size = 1, act=True):
         super().__init__()
         self.conv = nn.Conv2d(c1, c2, k, s, autopad(k, p, d), groups=g, dilation=d, bias=False)
         self.bn = nn.BatchNorm2d(c2)
@@ -132,7 +136,7 @@ class Conv2(Conv):
 class DWConv(Conv):
     """Depthwise-style Conv: groups = gcd(c1, c2)."""
 
-    def __init__(self, c1, c2, k=1, s=1, d=1, act=True):
+    def __init__(self, c1, c2, k: Size = 1, s: Size = 1, d: Size = 1, act=True):
         super().__init__(c1, c2, k, s, g=math.gcd(c1, c2), d=d, act=act)
 
 
@@ -194,7 +198,7 @@ class RepConv(nn.Module):
 class Focus(nn.Module):
     """Space-to-depth (YOLOv5's Focus): the four pixel-phase subimages stacked on channels (4*c1), then a Conv."""
 
-    def __init__(self, c1, c2, k=1, s=1, p=None, g=1, act=True):
+    def __init__(self, c1, c2, k: Size = 1, s: Size = 1, p=None, g: int = 1, act=True):
         super().__init__()
         self.conv = Conv(c1 * 4, c2, k, s, p, g, act=act)
 
