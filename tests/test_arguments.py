@@ -43,7 +43,7 @@ def error_line(tmp_path, row: str) -> tuple[str, str]:
     # Ultralytics 8.4's C3k2(c1, c2, n, c3k, e, attn, g, shortcut): the 5th YAML value is g
     ("[-1, 1, C3k2, [32, False, 0.25, False, True]]", "(C3k2): argument 5 'g' must be an int, got True"),
     ("[-1, 1, Conv, [32, 3, 2.5]]", "(Conv): argument 3 's' must be an int or a list, got 2.5"),
-    ("[-1, 1, Conv, [32, None]]", "(Conv): argument 2 'k' must be an int, got None"),
+    ("[-1, 1, Conv, [32, None]]", "(Conv): argument 2 'k' must be an int or a list, got None"),
     ("[-1, 1, C2f, [32, 1]]", "(C2f): argument 2 'shortcut' must be True or False, got 1"),
     ("[-1, 1, C2f, [32, True, 1, 'half']]", "(C2f): argument 4 'e' must be a number, got 'half'"),
     ("[-1, 1, SPP, [32, 5]]", "(SPP): argument 2 'k' must be a list, got 5"),
@@ -85,7 +85,7 @@ def test_too_many_or_missing_arguments_show_the_signature(tmp_path, row, message
 
 def test_mapping_is_not_read_as_keyword_arguments(tmp_path):
     line, where = error_line(tmp_path, "[-1, 1, Conv, [32, 3, {s: 2}]]")
-    assert line == (f"{where} (Conv): argument 3 's' must be an int, got the mapping {{'s': 2}} (YAML arguments are "
+    assert line == (f"{where} (Conv): argument 3 's' must be an int or a list, got the mapping {{'s': 2}} (YAML arguments are "
                     "positional: write the values in order, not as name: value)")
     line, where = error_line(tmp_path, "[-1, 1, Conv, [32, 3, 2, {g: 2}]]")  # p has no declared type, still refused
     assert line.startswith(f"{where} (Conv): argument 4 'p' got the mapping {{'g': 2}}")

@@ -1,10 +1,10 @@
-"""YOLOE (yoloe-v8, yoloe-11, detect and segment) and YOLO-World (yolov8-world, yolov8-worldv2): every scale equals
-Ultralytics 8.4.190's own parameters (total and per layer), module types, leaf-module count and per-layer output
-shapes; per-image GFLOPs (``gflops_ultralytics``) equal the figure model.info prints.
+"""YOLOE (yoloe-v8, yoloe-11, yoloe-26, detect and segment) and YOLO-World (yolov8-world, yolov8-worldv2): every
+scale equals Ultralytics 8.4.190's own parameters (total and per layer), module types, leaf-module count and
+per-layer output shapes; per-image GFLOPs (``gflops_ultralytics``) equal the figure model.info prints.
 
 Figures: tests/reference/ultralytics_yoloe_world.py, written by tests/reference/scripts/ul84_yoloe_world.py
 (YOLOEModel / YOLOESegModel / WorldModel built offline from the YAML dicts; its docstring gives the procedure).
-The yoloe-26 configs are not supported yet (they need YOLO26's Segment26/Proto26 layout and C3k2's ``attn``).
+yoloe-26 / yoloe-26-seg (``end2end: True``, ``reg_max: 1``) exercise the one-to-one twins of the YOLOE heads.
 """
 
 from __future__ import annotations
@@ -123,7 +123,71 @@ def test_bad_rows_fail_clearly(tmp_path, row, message):
     assert "bad.yaml" in str(info.value)
 
 
-@pytest.mark.parametrize("cfg", ["26/yoloe-26.yaml", "26/yoloe-26-seg.yaml"])
-def test_yoloe26_is_not_supported_yet(cfg, cfg_dir):
-    with pytest.raises(ArchscopeError):
-        build_model(load_spec(cfg_dir / cfg), BuildOptions())
+
+
+YOLOE26 = ["26/yoloe-26.yaml", "26/yoloe-26-seg.yaml"]
+
+
+def test_reference_covers_yoloe26():
+    """The parity tests above parametrize from the reference module: every yoloe-26 scale must be in it."""
+    wanted = {(cfg, scale) for cfg in YOLOE26 for scale in "nsmlx"}
+    assert wanted <= set(PARAMS)
+    assert wanted <= {(cfg, scale) for cfg, scale, _ in SHAPES}
+
+
+@pytest.mark.parametrize("cfg", YOLOE26)
+def test_yoloe26_one_to_one_twins(cfg, cfg_dir):
+    """end2end: one-to-one copies of the box, embedding (not Detect's nc-class branch), contrastive and mask
+    branches; reg_max 1; the training forward runs both branches and never Proto26's semantic branch."""
+    built = build_model(load_spec(cfg_dir / cfg), BuildOptions(scale="n", imgsz=(64, 96)))
+    head = built.model.layers[-1]
+    assert head.end2end and head.reg_max == 1
+    assert head.one2one_cv3[0][-1].out_channels == head.embed == 512
+    assert head.one2one_cv3 is not head.cv3 and head.one2one_cv4 is not head.cv4
+    assert len(head.one2one_cv4) == 3 and type(head.one2one_cv4[0]).__name__ == "BNContrastiveHead"
+    if "seg" in cfg:
+        assert head.one2one_cv5 is not head.cv5 and type(head.proto).__name__ == "Proto26"
+    from archscope.build.materialize import materialize
+
+    model = materialize(built)
+    head = model.layers[-1]
+    feats = [torch.rand(1, c, 64 // s, 96 // s) for c, s in zip((64, 128, 256), (8, 16, 32))]
+    head.train()
+    out = head(feats)
+    assert set(out) >= {"one2many", "one2one"}
+    assert list(out["one2one"]["scores"].shape) == [1, 80, 8 * 12 + 4 * 6 + 2 * 3]
+    assert list(out["one2one"]["boxes"].shape) == [1, 4, 8 * 12 + 4 * 6 + 2 * 3]
+    if "seg" in cfg:
+        assert isinstance(out["proto"], torch.Tensor) and list(out["proto"].shape) == [1, 32, 16, 24]
+
+
+@pytest.mark.parametrize("cfg", YOLOE26)
+def test_yoloe26_drop_training_branches_keeps_the_one_to_one_output(cfg, cfg_dir):
+    """drop_training_branches keeps only the one-to-one twins (under the plain names); the eval output is unchanged."""
+    from archscope.build.materialize import materialize
+
+    built = build_model(load_spec(cfg_dir / cfg), BuildOptions(scale="n", imgsz=(128, 128)))
+    model = materialize(built)
+    x = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = model(x)
+        head = model.layers[-1]
+        o2o_cv4 = head.one2one_cv4
+        params = sum(p.numel() for p in model.parameters())
+        head.drop_training_branches()
+        after = model(x)
+    assert not head.end2end and not any(n.startswith("one2one_") for n in head._modules)
+    assert head.cv4 is o2o_cv4
+    assert sum(p.numel() for p in model.parameters()) < params
+    if "seg" in cfg:
+        assert head.proto.semseg is None
+    for a, b in zip(torch.utils._pytree.tree_leaves(before), torch.utils._pytree.tree_leaves(after)):
+        torch.testing.assert_close(a, b)
+
+
+def test_yoloe26_real_forward_matches_meta(cfg_dir):
+    built = build_model(load_spec(cfg_dir / "26/yoloe-26-seg.yaml"), BuildOptions(scale="n", imgsz=(64, 96)))
+    meta = analyze(built, legacy=False)
+    real = analyze(built, legacy=False, real=True)
+    assert real.gflops_ultralytics == pytest.approx(meta.gflops_ultralytics)
+    assert sum(lc.totals.flops for lc in real.layers) == sum(lc.totals.flops for lc in meta.layers)

@@ -13,7 +13,7 @@ from archscope.blocks import (  # noqa: F401
     rtdetr,
     torchvision_backbone,
     world,
-    yolov5,
     yoloe,
+    yolov5,
     yolov10,
 )

@@ -106,7 +106,8 @@ class Conv(nn.Module):
 
     def __init__(self, c1, c2, k: Size = 1, s: Size = 1, p=None, g: int = 1, d: Size = 1, act=True):
         super().__init__()
-        self.conv = nn.Conv2d(c1, c2, k, s, autopad(k, p, d), groups=g, dilation=d, bias=False)
+        # torch reads a list like a tuple; its stubs name only int | tuple[int, int]
+        self.conv = nn.Conv2d(c1, c2, k, s, autopad(k, p, d), groups=g, dilation=d, bias=False)  # type: ignore[arg-type]
         self.bn = nn.BatchNorm2d(c2)
         self.act = resolve_act(act)
 

@@ -414,13 +414,14 @@ class Proto26(Proto):
         self.feat_fuse = Conv(ch[0], c_, 3)
         self.semseg: nn.Module | None = nn.Sequential(Conv(ch[0], c_, 3), Conv(c_, c_, 3), nn.Conv2d(c_, nc, 1))
 
-    def forward(self, x):
+    def forward(self, x, semantic: bool = True):
+        """``semantic=False``: never run ``semseg`` (YOLOESegment26 calls it so, in training too)."""
         feats = _as_list(x)
         fused = feats[0]
         for i, refine in enumerate(self.feat_refine):
             fused = fused + F.interpolate(refine(feats[i + 1]), scale_factor=2 ** (i + 1), mode="nearest")
         masks = super().forward(self.feat_fuse(fused))
-        if self.training and self.semseg is not None:
+        if self.training and semantic and self.semseg is not None:
             return masks, self.semseg(fused)
         return masks
 

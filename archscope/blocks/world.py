@@ -257,6 +257,7 @@ class PromptScoredHead:
 
     n_prompts: int
     embed: int
+    cv4: nn.ModuleList
     reg_max: int
     nl: int
     training: bool
@@ -269,13 +270,16 @@ class PromptScoredHead:
             text = prompt_embeddings(feats[0], self.n_prompts, self.embed)
         return feats, text
 
-    def _raw(self, feats, box_head, cls_head, extra_head, text=None):
+    def _raw(self, feats, box_head, cls_head, extra_head, text=None, contrast=None):
+        """``contrast``: the contrastive heads scoring ``cls_head``'s embeddings (default ``cv4``)."""
         b = feats[0].shape[0]
         if text is None:
             text = prompt_embeddings(feats[0], self.n_prompts, self.embed)
+        if contrast is None:
+            contrast = self.cv4
         raw = {
             "boxes": torch.cat([box_head[i](f).view(b, 4 * self.reg_max, -1) for i, f in enumerate(feats)], 2),
-            "scores": torch.cat([self.cv4[i](cls_head[i](f), text).view(b, text.shape[1], -1)
+            "scores": torch.cat([contrast[i](cls_head[i](f), text).view(b, text.shape[1], -1)
                                  for i, f in enumerate(feats)], 2),
         }
         if extra_head is not None:

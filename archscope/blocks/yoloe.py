@@ -8,6 +8,7 @@ Ultralytics 8.4 builds them for ``yoloe-v8*.yaml`` and ``yoloe-11*.yaml``).
   refines text embeddings) and ``savpe`` (SAVPE, "semantic-activated visual prompt encoder": turns visual-prompt
   masks into embeddings from the three input maps).
 * ``YOLOESegment``: YOLOEDetect + mask coefficients (``cv5``) and YOLACT-style prototypes (``Proto``).
+* ``YOLOESegment26``: YOLOESegment with YOLO26's prototypes from every level (``Proto26``).
 * ``LRPCHead`` (LRPC, "lazy region-prompt contrast"): the prompt-free head that scores only the anchors a proposal
   filter keeps against a built-in vocabulary. Its constructor takes modules (a fused vocabulary), so it is not a
   YAML block.
@@ -18,18 +19,26 @@ Ultralytics' default forward (which uses zeros ``(1, 80, 512)`` until ``set_clas
 GFLOPs, the contrastive scoring is counted at full size, while ``reprta`` and ``savpe`` (run once per prompt set,
 not per image) are counted in the parameters but not in the FLOPs.
 
-yoloe-26 (``YOLOESegment26``, with YOLO26's ``Proto26``, end-to-end twin branches, ``reg_max: 1`` and C3k2's
-``attn`` option) is not here yet: it needs YOLO26 pieces this package does not have.
+**End-to-end (yoloe-26):** with the YAML's top-level ``end2end: true`` (``reg_max`` from the YAML too, as for
+Detect) the heads get one-to-one twins of every branch, as Ultralytics 8.4 builds them: Detect's ``one2one_cv2``,
+then ``one2one_cv3`` (a copy of the *embedding* branch, replacing Detect's class-branch copy) and ``one2one_cv4``
+(the contrastive heads), and for the segment heads ``one2one_cv5``. Both branches run in every forward (the
+one-to-one one on detached inputs in training); eval mode decodes the one-to-one branch. ``drop_training_branches()``
+(Detect's) keeps only the one-to-one twins under the plain names. ``reprta``, ``savpe`` and the prototypes are
+shared. ``YOLOESegment26`` is YOLOESegment with YOLO26's multi-level ``Proto26`` (whose auxiliary semantic branch
+never runs in this head, as in the reference, and is dropped by ``drop_training_branches()``).
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from archscope.blocks.common import Conv
-from archscope.blocks.heads import Detect, Proto, _HeadArgs, _light_cls, _tower
+from archscope.blocks.heads import Detect, Proto, Proto26, _HeadArgs, _light_cls, _tower
 from archscope.blocks.world import TEXT_DIM, BNContrastiveHead, PromptScoredHead, remember_prompt_count
 from archscope.build.registry import block
 from archscope.errors import ArchscopeError
@@ -187,9 +196,34 @@ class YOLOEDetect(PromptScoredHead, Detect):
         else:
             self.cv3 = nn.ModuleList(_light_cls(c, c3, self.embed) for c in ch)
         self.cv4 = nn.ModuleList(BNContrastiveHead(self.embed) for _ in ch)
+        if self.end2end:  # Detect's one2one_cv3 was a copy of its class branch: replaced by the embedding branch
+            self.one2one_cv3 = copy.deepcopy(self.cv3)
+            self.one2one_cv4 = copy.deepcopy(self.cv4)
         self.reprta = Residual(SwiGLUFFN(self.embed, self.embed))
         self.savpe = SAVPE(ch, c3, self.embed)
         self.n_prompts = self.nc
+
+    def _contrast(self, branch: str):
+        return self.one2one_cv4 if branch == "one2one" else self.cv4
+
+    def _branch_raw(self, feats, branch: str, text):
+        box_head, cls_head, extra_head = self._branch(branch)
+        return self._raw(feats, box_head, cls_head, extra_head, text, self._contrast(branch))
+
+    def forward(self, x, text=None):
+        """As Detect's: with ``end2end`` both branches run and eval mode decodes the one-to-one one."""
+        feats, text = self._split_inputs(x, text)
+        one2many = self._branch_raw(feats, "one2many", text)
+        if not self.end2end:
+            return {**one2many, "feats": feats} if self.training else self._decode(feats, one2many)
+        if self.training:  # the one-to-one branch stays out of the backbone (and the prompt encoder)
+            o2o_feats, o2o_text = [f.detach() for f in feats], text.detach()
+        else:
+            o2o_feats, o2o_text = feats, text
+        one2one = self._branch_raw(o2o_feats, "one2one", o2o_text)
+        if self.training:
+            return {"one2many": {**one2many, "feats": feats}, "one2one": {**one2one, "feats": o2o_feats}}
+        return self._decode(feats, one2one)
 
     def text_prompt_embeddings(self, tpe):
         """Encoded text embeddings ``(B, N, embed)`` -> the class embeddings the head scores (RepRTA, L2-normed)."""
@@ -205,11 +239,14 @@ class YOLOEDetect(PromptScoredHead, Detect):
 
         if hasattr(self.dfl, "init_real"):
             self.dfl.init_real()
+        branches = ["one2many", "one2one"] if self.end2end else ["one2many"]
         with torch.no_grad():
-            for box, cls, contrast, s in zip(self.cv2, self.cv3, self.cv4, self.stride):
-                box[-1].bias.fill_(2.0)
-                cls[-1].bias.zero_()
-                contrast.bias.fill_(math.log(5 / self.nc / (640 / s) ** 2))
+            for branch in branches:
+                box_head, cls_head, _ = self._branch(branch)
+                for box, cls, contrast, s in zip(box_head, cls_head, self._contrast(branch), self.stride):
+                    box[-1].bias.fill_(2.0)
+                    cls[-1].bias.zero_()
+                    contrast.bias.fill_(math.log(5 / self.nc / (640 / s) ** 2))
 
 
 @block(family="head", channels=_HeadArgs(_yoloe_segment_args, scaled_arg=2))
@@ -222,12 +259,20 @@ class YOLOESegment(YOLOEDetect):
         ch = tuple(ch)
         self.nm = positive_int(nm, "YOLOESegment: nm (number of masks)")
         self.npr = positive_int(npr, "YOLOESegment: npr (number of prototype channels)")
-        self.proto = Proto(ch[0], self.npr, self.nm)
+        self.proto = self._make_proto(ch)
         c5 = max(ch[0] // 4, self.nm)
         self.cv5 = nn.ModuleList(_tower(c, c5, self.nm) for c in ch)
+        if self.end2end:
+            self.one2one_cv5 = copy.deepcopy(self.cv5)
+
+    def _make_proto(self, ch) -> nn.Module:
+        return Proto(ch[0], self.npr, self.nm)
+
+    def _proto(self, feats):
+        return self.proto(feats[0])
 
     def _extra_heads(self, branch):
-        return self.cv5
+        return self.one2one_cv5 if branch == "one2one" else self.cv5
 
     def _decode_extra(self, raw, anchors, strides):
         return [raw["extra"]]
@@ -235,10 +280,30 @@ class YOLOESegment(YOLOEDetect):
     def forward(self, x, text=None):
         feats, text = self._split_inputs(x, text)
         out = super().forward(feats, text)
-        proto = self.proto(feats[0])
+        proto = self._proto(feats)
         if self.training:
             return {**out, "proto": proto}
         return out, proto
 
 
-__all__ = ["LRPCHead", "Residual", "SAVPE", "SwiGLUFFN", "YOLOEDetect", "YOLOESegment"]
+@block(family="head", channels=_HeadArgs(_yoloe_segment_args, scaled_arg=2))
+class YOLOESegment26(YOLOESegment):
+    """YOLOESegment with YOLO26's prototypes from every input level (``Proto26``, its semantic branch not run)."""
+
+    def _make_proto(self, ch) -> nn.Module:
+        return Proto26(tuple(ch), self.npr, self.nm, self.nc)
+
+    def _proto(self, feats):
+        return self.proto(feats, semantic=False)
+
+    def drop_training_branches(self) -> bool:
+        """Detect's branch pruning, and the prototypes' training-only semantic branch dropped."""
+        dropped = super().drop_training_branches()
+        proto = self.proto
+        if isinstance(proto, Proto26) and proto.semseg is not None:
+            proto.semseg = None
+            dropped = True
+        return dropped
+
+
+__all__ = ["LRPCHead", "Residual", "SAVPE", "SwiGLUFFN", "YOLOEDetect", "YOLOESegment", "YOLOESegment26"]

@@ -1,13 +1,13 @@
 """Regenerates ../ultralytics_yoloe_world.py (DEFAULT_NC, PARAMS, SHAPES) from the installed Ultralytics package.
 
-For every scale of v8/yoloe-v8.yaml, v8/yoloe-v8-seg.yaml, 11/yoloe-11.yaml, 11/yoloe-11-seg.yaml (built with
-ultralytics.nn.tasks.YOLOEModel / YOLOESegModel) and v8/yolov8-world.yaml, v8/yolov8-worldv2.yaml (WorldModel), with
-the YAML's own nc: per-layer and total parameter counts, the YAML module names, model.info(imgsz=640)'s leaf-module
-count ("layers") and unrounded GFLOPs (freshly built, train mode, not fused). Building these models downloads
-nothing: the CLIP / MobileCLIP text encoders are only loaded by set_classes / get_text_pe, which are never called.
-model.info's GFLOPs run the models' own forward with their default prompt input: WorldModel's placeholder
-txt_feats (1, nc, 512) and YOLOEModel's default class embeddings (1, 80, 512) (no text or visual prompt, so the
-head's reprta and savpe do not run).
+For every scale of v8/yoloe-v8.yaml, v8/yoloe-v8-seg.yaml, 11/yoloe-11.yaml, 11/yoloe-11-seg.yaml, 26/yoloe-26.yaml,
+26/yoloe-26-seg.yaml (built with ultralytics.nn.tasks.YOLOEModel / YOLOESegModel) and v8/yolov8-world.yaml,
+v8/yolov8-worldv2.yaml (WorldModel), with the YAML's own nc: per-layer and total parameter counts, the YAML module
+names, model.info(imgsz=640)'s leaf-module count ("layers") and unrounded GFLOPs (freshly built, train mode, not
+fused). Building these models downloads nothing: the CLIP / MobileCLIP text encoders are only loaded by set_classes
+/ get_text_pe, which are never called. model.info's GFLOPs run the models' own forward with their default prompt
+input: WorldModel's placeholder txt_feats (1, nc, 512) and YOLOEModel's default class embeddings (1, 80, 512) (no
+text or visual prompt, so the head's reprta and savpe do not run).
 
 SHAPES: per-layer output shapes of one eval-mode torch.no_grad() forward of torch.randn(1, 3, 384, 640), with
 forward hooks on every model.model[i] (for the head only the first element of its eval output: [1, 4+nc, N], or for
@@ -27,8 +27,9 @@ from ultralytics.nn import tasks  # noqa: E402
 assert ultralytics.__version__ == "8.4.190", ultralytics.__version__
 
 CONFIGS = ["v8/yoloe-v8.yaml", "v8/yoloe-v8-seg.yaml", "11/yoloe-11.yaml", "11/yoloe-11-seg.yaml",
-           "v8/yolov8-world.yaml", "v8/yolov8-worldv2.yaml"]
-MODEL = {"YOLOEDetect": tasks.YOLOEModel, "YOLOESegment": tasks.YOLOESegModel, "WorldDetect": tasks.WorldModel}
+           "v8/yolov8-world.yaml", "v8/yolov8-worldv2.yaml", "26/yoloe-26.yaml", "26/yoloe-26-seg.yaml"]
+MODEL = {"YOLOEDetect": tasks.YOLOEModel, "YOLOESegment": tasks.YOLOESegModel, "YOLOESegment26": tasks.YOLOESegModel,
+         "WorldDetect": tasks.WorldModel}
 SIZE = (384, 640)
 
 
