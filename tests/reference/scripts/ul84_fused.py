@@ -24,7 +24,7 @@ import ultralytics  # noqa: E402
 
 assert ultralytics.__version__ == "8.4.190", ultralytics.__version__
 
-DIRS = ["v3", "v5", "v6", "v8", "v9", "v10", "11", "12", "rt-detr"]
+DIRS = ["v3", "v5", "v6", "v8", "v9", "v10", "11", "12", "26", "rt-detr"]
 ALL_SCALES = ("v8/yolov8.yaml", "11/yolo11.yaml")
 fused = {}
 for cfg in c.yaml_files(DIRS):
