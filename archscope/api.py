@@ -44,6 +44,20 @@ def parse_imgsz(value: int | str | tuple[int, int] | list[int]) -> tuple[int, in
     return hw
 
 
+def split_scale(source: Any, scale: str | None) -> tuple[Any, str | None]:
+    """``"m.yaml:s"`` -> ("m.yaml", "s"), as compare reads its models (a file that exists as named wins);
+    ``scale`` given as well must agree. A dict or a path object passes through."""
+    if not isinstance(source, str):
+        return source, scale
+    from archscope.spec.sources import parse_source
+
+    parsed = parse_source(source)
+    if parsed.scale is None:
+        return source, scale
+    if scale is not None and scale != parsed.scale:
+        raise ArchscopeError(f"two scales given: ':{parsed.scale}' and --scale {scale}", file=parsed.path)
+    return parsed.path, parsed.scale
+
 
 
 def profile(
@@ -65,6 +79,7 @@ def profile(
 ) -> ModelReport:
     """Parse, build (on the meta device) and profile a model YAML; return the report.
 
+    ``source`` is a path (``"m.yaml:s"`` picks scale ``s``, as ``scale="s"``) or an already-loaded dict.
     ``dtype`` sets the bytes per element; ``device_spec`` (a preset name such as ``"a100"`` or a YAML/JSON file)
     adds roofline-predicted times; ``depth`` keeps sub-modules down to that depth under each layer; ``real`` counts
     on real CPU tensors instead of meta; ``counter`` ("fvcore" or "thop") adds that tool's totals for comparison;
@@ -93,6 +108,7 @@ def profile(
         if counter not in COUNTERS:
             raise ArchscopeError(f"--counter must be one of {', '.join(COUNTERS)}, got {counter!r}")
 
+    source, scale = split_scale(source, scale)
     if blocks:
         from archscope.build.plugins import load_blocks
 
@@ -171,12 +187,21 @@ def compare(
     bench_device: str = "auto",
     measure: Measure | None = None,
     fuse: bool = False,
+    threads: int | None = None,
+    warmup: int | None = None,
+    runs: int | None = None,
+    min_time: float | None = None,
+    progress: Progress | None = None,
 ) -> Comparison:
     """Profile (or read) two or more models and put them side by side; the first is the reference.
 
     ``sources``: YAML paths (``"m.yaml:s"`` picks a scale), report JSON paths, or ModelReports. ``bench=True`` adds
-    measured latency of every YAML model through ``measure`` (default: archscope bench). ``fuse``: every YAML is
-    profiled (and benched) deployed, as :func:`profile` with ``fuse=True``; a report JSON stays as it was made.
+    measured latency of every YAML model through ``measure`` (default: archscope bench) on the torch device
+    ``bench_device``, with bench's ``threads``, ``warmup``, ``runs`` and ``min_time`` (passed on only when given);
+    ``progress(phase, done, total)`` follows it, each phase named after its model. The default measure's trust
+    warnings (:mod:`archscope.measure.trust`) join the comparison's notes, named after their model. ``fuse``: every
+    YAML is profiled (and benched) deployed, as :func:`profile` with ``fuse=True``; a report JSON stays as it was
+    made.
     """
     from archscope.compare.comparison import compare_reports
     from archscope.devices.presets import load_device
@@ -189,6 +214,12 @@ def compare(
     reports: list[ModelReport] = []
     names: list[str] = []
     measured: list[Measurement | None] = []
+    bench_notes: list[str] = []
+    timing = {k: v for k, v in {"threads": threads, "warmup": warmup, "runs": runs, "min_time": min_time}.items()
+              if v is not None}  # a custom measure without these keywords still works with the defaults
+    if measure is None:
+        def measure(source: Source, **options: Any) -> Measurement:
+            return bench_measure(source, notes=bench_notes, **options)
     for item in sources:
         if isinstance(item, ModelReport):
             reports.append(item)
@@ -200,20 +231,34 @@ def compare(
                                    device_spec=device_spec, fuse=fuse))
         names.append(str(source))
         run = bench and not source.is_report
-        deployed = {"fuse": True} if fuse else {}  # a custom measure without a fuse keyword still works unfused
-        measured.append((measure or bench_measure)(source, imgsz=imgsz, batch=batch, dtype=dtype,
-                                                   device=bench_device, **deployed) if run else None)
-    return compare_reports(reports, device=device, sources=names, measurements=measured)
+        deployed: dict[str, Any] = {"fuse": True} if fuse else {}  # a custom measure without fuse works unfused
+        if run and progress is not None:
+            deployed["progress"] = _named_progress(progress, str(source))
+        measured.append(measure(source, imgsz=imgsz, batch=batch, dtype=dtype, device=bench_device, **timing,
+                                **deployed) if run else None)
+    comparison = compare_reports(reports, device=device, sources=names, measurements=measured)
+    comparison.notes += bench_notes
+    return comparison
+
+
+def _named_progress(progress: Progress, name: str) -> Progress:
+    return lambda phase, done, total: progress(f"{name}: {phase}", done, total)
 
 
 def bench_measure(
-    source: Source, *, imgsz: int | str | tuple[int, int], batch: int, dtype: str, device: str, fuse: bool = False
+    source: Source, *, imgsz: int | str | tuple[int, int], batch: int, dtype: str, device: str, fuse: bool = False,
+    notes: list[str] | None = None, **timing: Any,
 ) -> Measurement:
-    """The default ``measure`` of compare: archscope bench's median forward time, and per layer where it has it."""
+    """The default ``measure`` of compare: archscope bench's median forward time, and per layer where it has it.
+    ``timing``: bench's threads, warmup, runs, min_time and progress; the run's trust warnings are appended to
+    ``notes`` (named after the model) when it is given."""
     from archscope.compare.comparison import Measurement
+    from archscope.measure.trust import is_warning
 
     result = bench(source.path, scale=source.scale, imgsz=imgsz, batch=batch, device=device, dtype=dtype,
-                   per_layer=True, fuse=fuse)
+                   per_layer=True, fuse=fuse, **timing)
+    if notes is not None:
+        notes += [f"{source}: {note}" for note in getattr(result, "notes", ()) if is_warning(note)]
     timed = result.batches[0]
     layer_ms = {row.index: row.median_ms for row in timed.layers or ()}
     return Measurement(timed.median_ms, layer_ms or None, result.environment.device)
@@ -343,11 +388,15 @@ def bench(
     cuda, cuda:N or mps; ``dtype`` fp32, fp16 or bf16. ``runs``/``min_time``: see :func:`timing_plan`.
     ``per_layer`` also times every YAML layer alone, beside its roofline time on ``device_spec`` (default: the
     preset saved by ``archscope calibrate --save-default``, else the generic ``cpu`` preset).
-    ``progress(phase, done, total)`` is called as the runs go.
+    ``progress(phase, done, total)`` is called as the runs go. ``source`` may be ``"m.yaml:s"``, as in
+    :func:`profile`. The report's notes end with the warnings of :mod:`archscope.measure.trust` when the numbers are
+    not to be trusted (wide spread, mean far from median, a loaded machine, a throttled CPU).
     """
     from archscope.build.builder import BuildOptions, build_model
     from archscope.measure.runner import BenchOptions, resolve_device, run_bench, target_for
     from archscope.spec.model_spec import load_spec
+
+    source, scale = split_scale(source, scale)
 
     if dtype not in BENCH_DTYPES:
         raise ArchscopeError(f"--dtype must be one of {', '.join(BENCH_DTYPES)} for timing, got {dtype!r}")

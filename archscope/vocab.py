@@ -68,9 +68,14 @@ def torch_dtype(name: str) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------- formats
-#: Output formats of profile, compare and bench (check: table, json, md). ``markdown`` is read as ``md``.
+#: Output formats of profile, compare and bench (the others: ``COMMAND_FORMATS``). ``markdown`` is read as ``md``.
 FORMATS = ("table", "json", "csv", "md", "html")
 FORMAT_ALIASES = {"markdown": "md"}
+#: The formats each command writes: its ``--format`` offers these and no others (snapshot writes JSON only).
+COMMAND_FORMATS: dict[str, tuple[str, ...]] = {
+    "profile": FORMATS, "compare": FORMATS, "bench": FORMATS,
+    "check": ("table", "json", "md"), "devices": ("table", "json"),
+}
 FORMAT_BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html",
                     ".htm": "html", ".txt": "table"}
 #: Picture formats of ``--plot`` (matplotlib), by file suffix.

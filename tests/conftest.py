@@ -12,3 +12,13 @@ torch.set_num_threads(1)
 def cfg_dir():
     """Folder of the official Ultralytics 8.4.190 model YAMLs (downloaded once; see official_configs.py)."""
     return official_cfg_dir()
+
+
+@pytest.fixture(autouse=True)
+def _no_timing_trust_warnings(monkeypatch):
+    """This test machine is shared and busy, so real timings here spread widely and its load average is high: bench's
+    trust warnings (archscope.measure.trust) would land in the notes and on stderr of whichever test happens to meet
+    a noisy moment. They are off here; tests/test_trust.py restores the real checks and drives them with fakes."""
+    from archscope.measure import trust
+
+    monkeypatch.setattr(trust, "assess", lambda *args, **kwargs: [])

@@ -7,13 +7,26 @@ from typing import Optional
 import typer
 
 from archscope.cli.common import deliver, handles_errors, load_user_blocks
-from archscope.cli.options import BlocksOption, ChannelsOption, ClassesOption, FormatOption, OutputOption
+from archscope.cli.options import (
+    TORCH_DEVICES,
+    BlocksOption,
+    ChannelsOption,
+    ClassesOption,
+    FormatOption,
+    MinTimeOption,
+    OutputOption,
+    RunsOption,
+    ThreadsOption,
+    WarmupOption,
+)
 
 
 @handles_errors
 def bench(
-    model: str = typer.Argument(..., help="Model YAML (Ultralytics package or YOLOv5 repository dialect)."),
-    device: str = typer.Option("auto", "--device", help="auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps."),
+    model: str = typer.Argument(..., help="Model YAML (Ultralytics package or YOLOv5 repository dialect); "
+                                "file.yaml:s picks scale s."),
+    device: str = typer.Option("auto", "--device", help=f"Torch device to time on: {TORCH_DEVICES} (auto: cuda, "
+                               "else mps, else cpu)."),
     imgsz: str = typer.Option("640", "--imgsz", help="Input size: 640 or HxW such as 640x384."),
     batch: str = typer.Option("1", "--batch", "-b", help="Batch size, or several: 1,8,32 (one result each)."),
     dtype: str = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16 (weights and input)."),
@@ -22,12 +35,10 @@ def bench(
                               "it (BatchNorm folded, RepConv/RepVGGDW re-parameterised, training-only head branches "
                               "dropped; outputs unchanged)."),
     compile_: bool = typer.Option(False, "--compile", help="Time torch.compile(model) (compiles during warm-up)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch intra-op CPU threads (default: torch's)."),
-    warmup: int = typer.Option(3, "--warmup", help="Untimed forwards before timing."),
-    runs: Optional[int] = typer.Option(None, "--runs", help="At least this many timed forwards (alone: exactly "
-                                       "this many). Default: 10 runs and 1 s."),
-    min_time: Optional[float] = typer.Option(None, "--min-time", help="Keep timing until the timed forwards add "
-                                             "up to this many seconds (at least 3 runs)."),
+    threads: ThreadsOption = None,
+    warmup: WarmupOption = 3,
+    runs: RunsOption = None,
+    min_time: MinTimeOption = None,
     seed: int = typer.Option(0, "--seed", help="Seed of the random weights and input."),
     per_layer: bool = typer.Option(False, "--per-layer", help="Also time each YAML layer, beside its roofline time."),
     device_spec: Optional[str] = typer.Option(None, "--device-spec", help="Roofline device for the per-layer "
@@ -40,7 +51,8 @@ def bench(
     output: OutputOption = None,
     blocks: BlocksOption = None,
 ) -> None:
-    """Time real forward passes (random seeded weights): median, mean, p10/p90, std, throughput, achieved FLOP/s."""
+    """Time real forward passes (random seeded weights): median, mean, p10/p90, std, throughput, achieved FLOP/s.
+    Warns when the numbers are not to be trusted (wide spread, mean far from median, a loaded or throttled CPU)."""
     load_user_blocks(blocks)
     from archscope.api import bench as run_bench
     from archscope.render.formats import format_for
@@ -55,6 +67,11 @@ def bench(
                            channels_last=channels_last, fuse=fuse, compile=compile_, threads=threads,
                            warmup=warmup, runs=runs, min_time=min_time, seed=seed, per_layer=per_layer,
                            device_spec=device_spec, progress=progress)
+    from archscope.measure.trust import is_warning
+
+    for note in report.notes:
+        if is_warning(note):  # also in the report's notes; here too, as a file or JSON on stdout would hide them
+            typer.echo(f"archscope: warning: {note}", err=True)
     _emit_bench(report, chosen, output)
 
 

@@ -8,8 +8,17 @@ from typing import Optional
 
 import typer
 
-from archscope.cli.common import Dtype, OutputFormat, handles_errors, load_user_blocks
-from archscope.cli.options import BlocksOption, FuseOption
+from archscope.cli.common import Dtype, handles_errors, load_user_blocks
+from archscope.cli.options import (
+    BlocksOption,
+    CheckFormat,
+    CheckFormatOption,
+    DeviceSpecOption,
+    FuseOption,
+    LegacyDeviceOption,
+    format_value,
+    split_device,
+)
 from archscope.errors import ArchscopeError
 
 
@@ -36,14 +45,15 @@ def check(
     imgsz: Optional[str] = typer.Option(None, "--imgsz", help="Input size (default: the baseline's, else 640)."),
     batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Batch size (default: the baseline's, else 1)."),
     dtype: Optional[Dtype] = typer.Option(None, "--dtype", help="Element type (default: the baseline's, else fp32)."),
-    device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Roofline device for "
-                                              "--max-predicted-ms."),
-    fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default), json or markdown."),
+    device_spec: DeviceSpecOption = None,
+    device: LegacyDeviceOption = None,
+    fmt: CheckFormatOption = None,
     blocks: BlocksOption = None,
     fuse: FuseOption = None,
 ) -> None:
     """CI gate: exit 0 when every budget holds, 1 when one fails, 2 on bad input. Appends a Markdown summary to
     $GITHUB_STEP_SUMMARY when it is set."""
+    device_spec, _ = split_device("check", device, device_spec)
     load_user_blocks(blocks)
     from archscope.api import check as run_check
     from archscope.check.gate import budgets_from_options
@@ -69,10 +79,10 @@ def check(
         raise typer.Exit(1)
 
 
-def _check_format(fmt: Optional[OutputFormat]) -> str:
+def _check_format(fmt: Optional[CheckFormat]) -> str:  # type: ignore[valid-type]
     from archscope.render.formats import format_for
 
-    chosen = format_for(None, fmt.value if fmt else None)
+    chosen = format_for(None, format_value(fmt))
     if chosen not in ("table", "json", "md"):
         raise ArchscopeError(f"check prints table, json or markdown, not {chosen}")
     return chosen

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from archscope.cli.common import OutputFormat, handles_errors
+from archscope.cli.common import handles_errors
+from archscope.cli.options import DevicesFormatOption, format_value
 from archscope.errors import ArchscopeError
 
 
@@ -52,7 +53,7 @@ def blocks(
 
 @handles_errors
 def devices(
-    fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default) or json."),
+    fmt: DevicesFormatOption = None,
 ) -> None:
     """List the roofline device presets: peak FLOP/s per dtype, bandwidth, ridge point and source."""
     import json
@@ -62,7 +63,7 @@ def devices(
 
     from archscope.devices.presets import PRESETS
 
-    if fmt is not None and fmt.value == "json":
+    if format_value(fmt) == "json":
         sys.stdout.write(json.dumps([spec.to_dict() for spec in PRESETS.values()], indent=2) + "\n")
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -92,9 +93,11 @@ def calibrate(
     dtypes: str = typer.Option("fp32,bf16", "--dtypes", help="Comma-separated dtypes to measure."),
     seconds: float = typer.Option(3.0, "--seconds", help="Total time budget."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of the preset (default: this machine)."),
+    repeats: int = typer.Option(3, "--repeats", help="Measure each figure this many times: the preset keeps the "
+                                "median, and a warning says when the repeats disagree by more than 20%."),
 ) -> None:
     """Measure this machine's matmul FLOP/s per dtype and streaming bandwidth; save them as a device preset."""
-    from archscope.devices.calibrate import calibrate as measure
+    from archscope.devices.calibrate import measure
     from archscope.devices.spec import default_device_file, save_device
     from archscope.util.files import check_writable
 
@@ -109,11 +112,18 @@ def calibrate(
         targets.append(str(default))
     for target in targets:
         check_writable(target)
-    spec = measure(device, dtypes=[d.strip() for d in dtypes.split(",") if d.strip()], seconds=seconds, name=name)
+    result = measure(device, dtypes=[d.strip() for d in dtypes.split(",") if d.strip()], seconds=seconds, name=name,
+                     repeats=repeats)
+    spec = result.spec
     for target in targets:
         save_device(spec, target)
     peaks = ", ".join(f"{d} {v / 1e9:.1f} GFLOP/s" for d, v in spec.peak_flops.items())
     typer.echo(f"{spec.name}: {peaks}, bandwidth {spec.bandwidth / 1e9:.1f} GB/s -> {', '.join(targets)}")
+    if repeats > 1:
+        spreads = ", ".join(f"{key} {result.spread(key):.0%}" for key in result.repeats)
+        typer.echo(f"medians of {repeats} repeats; spread (max - min) / median: {spreads}")
+    for warning in result.warnings:
+        typer.echo(f"archscope: warning: {warning}", err=True)
     if output or not save_default:
         typer.echo(f"use it with: archscope profile MODEL.yaml --device-spec {targets[0]}")
     if save_default:

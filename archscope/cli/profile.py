@@ -11,16 +11,20 @@ from archscope.cli.options import (
     BlocksOption,
     ChannelsOption,
     ClassesOption,
+    DeviceSpecOption,
     DtypeOption,
     FormatOption,
     FuseOption,
+    LegacyDeviceOption,
     OutputOption,
+    split_device,
 )
 
 
 @handles_errors
 def profile(
-    model: str = typer.Argument(..., help="Model YAML (Ultralytics package or YOLOv5 repository dialect)."),
+    model: str = typer.Argument(..., help="Model YAML (Ultralytics package or YOLOv5 repository dialect); "
+                                "file.yaml:s picks scale s."),
     scale: Optional[str] = typer.Option(None, "--scale", "-s", help="Scale to build (default: the YAML's "
                                         "'scale' key, else its first scale)."),
     imgsz: str = typer.Option("640", "--imgsz", help="Input size: 640 or HxW such as 640x384."),
@@ -31,8 +35,8 @@ def profile(
     output: OutputOption = None,
     depth: int = typer.Option(0, "--depth", "-d", help="Show sub-modules down to this depth under each layer."),
     dtype: DtypeOption = Dtype("fp32"),
-    device_spec: Optional[str] = typer.Option(None, "--device-spec", "--device", help="Roofline device: a preset "
-                                              "(see 'archscope devices') or a YAML/JSON file."),
+    device_spec: DeviceSpecOption = None,
+    device: LegacyDeviceOption = None,
     real: bool = typer.Option(False, "--real", help="Count on real CPU tensors instead of the meta device "
                               "(same figures, much slower)."),
     counter: Optional[Counter] = typer.Option(None, "--counter", help="Also report this tool's totals "
@@ -46,6 +50,7 @@ def profile(
     from archscope.api import profile as run_profile
     from archscope.util.files import check_writable
 
+    device_spec, _ = split_device("profile", device, device_spec)
     if output:
         check_writable(output)  # fail before the work, not after it
     if plot:

@@ -41,7 +41,15 @@ def backend_for(device: str) -> Backend:
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
             raise ArchscopeError(f"device '{device}' is not available: torch has no MPS backend here")
         return Backend("mps", torch.mps.synchronize)
-    raise ArchscopeError(f"cannot calibrate device '{device}': use cpu, cuda[:N] or mps")
+    hint = ""
+    try:
+        from archscope.devices.presets import load_device
+
+        load_device(device)
+        hint = f" ('{device}' is a roofline preset: calibrate measures the torch device it runs on)"
+    except ArchscopeError:
+        pass
+    raise ArchscopeError(f"cannot calibrate device '{device}': use cpu, cuda[:N] or mps{hint}")
 
 
 def time_best(
@@ -84,6 +92,50 @@ def _plan(one: float, budget: float, trials: int) -> tuple[int, int]:
     return iters, trials
 
 
+#: Calibrate repeats each measurement this many times and reports the spread of the repeats ...
+REPEATS = 3
+#: ... and warns when they disagree by more than this share of their median: (max - min) / median.
+SPREAD_LIMIT = 0.20
+
+
+@dataclass
+class Calibration:
+    """What calibrate measured: the preset (median of the repeats), every repeat's figure and the warnings."""
+
+    spec: DeviceSpec
+    repeats: dict[str, list[float]]  # "fp32" -> FLOP/s of each repeat; "bandwidth" -> bytes/s of each repeat
+    warnings: list[str] = field(default_factory=list)
+
+    def spread(self, key: str) -> float:
+        """(max - min) / median of the repeats of ``key``."""
+        values = self.repeats[key]
+        median = _median(values)
+        return (max(values) - min(values)) / median if median > 0 else 0.0
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def spread_warnings(repeats: dict[str, list[float]], limit: float = SPREAD_LIMIT) -> list[str]:
+    """One line for each measurement whose repeats disagree by more than ``limit`` of their median."""
+    out = []
+    for key, values in repeats.items():
+        median = _median(values)
+        if len(values) < 2 or median <= 0:
+            continue
+        spread = (max(values) - min(values)) / median
+        if spread > limit:
+            unit, scale = ("GB/s", 1e9) if key == "bandwidth" else ("GFLOP/s", 1e9)
+            figures = " / ".join(f"{v / scale:.1f}" for v in values)
+            out.append(f"calibrate's {len(values)} {key} measurements disagree: {figures} {unit} (spread "
+                       f"{spread:.0%} of the median, limit {limit:.0%}); the machine is busy or throttling: the "
+                       f"saved figure (the median) is not to be trusted; run it again on a quiet machine")
+    return out
+
+
 def calibrate(
     device: str = "cpu",
     dtypes: Iterable[str] = ("fp32", "bf16"),
@@ -93,9 +145,28 @@ def calibrate(
     matmul_size: int | None = None,
     stream_bytes: int | None = None,
     trials: int = 3,
+    repeats: int = REPEATS,
     backend: Backend | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> DeviceSpec:
+    """The preset of :func:`measure` (its arguments): what ``archscope calibrate`` saves."""
+    return measure(device, dtypes, seconds, name=name, matmul_size=matmul_size, stream_bytes=stream_bytes,
+                   trials=trials, repeats=repeats, backend=backend, clock=clock).spec
+
+
+def measure(
+    device: str = "cpu",
+    dtypes: Iterable[str] = ("fp32", "bf16"),
+    seconds: float = 3.0,
+    *,
+    name: str | None = None,
+    matmul_size: int | None = None,
+    stream_bytes: int | None = None,
+    trials: int = 3,
+    repeats: int = REPEATS,
+    backend: Backend | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Calibration:
     """Measure achieved matmul FLOP/s per dtype and streaming bandwidth on this machine, as a DeviceSpec.
 
     * compute: square ``n x n`` matmuls (``2 n^3`` FLOPs each), one warm-up call, then the best of ``trials`` timed
@@ -105,6 +176,9 @@ def calibrate(
       bytes read + bytes written, best of ``trials``.
     * ``seconds`` is the total budget (after importing torch), shared equally among the dtypes and the bandwidth
       test; a dtype whose single call is slower than its share still gets one timed call.
+    * every figure is measured ``repeats`` times (each a best of ``trials``, in an equal share of its budget); the
+      preset holds the median, the Calibration every repeat, and a warning for each figure whose repeats disagree
+      by more than :data:`SPREAD_LIMIT` of their median (:func:`spread_warnings`).
 
     These are *achieved* figures (what torch reaches here), lower than datasheet peaks; ``backend`` and ``clock``
     exist so tests can fake the device's synchronize and the time.
@@ -118,6 +192,9 @@ def calibrate(
         raise ArchscopeError(f"cannot calibrate dtype '{bad[0]}': choose from {', '.join(CALIBRATE_DTYPES)}")
     if seconds <= 0:
         raise ArchscopeError("calibrate needs a positive time budget (seconds)")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ArchscopeError(f"--repeats must be a positive integer, got {repeats!r}")
+    measured: dict[str, list[float]] = {}
     dev = backend.device
     on_gpu = not dev.startswith("cpu")
     sync = backend.synchronize
@@ -168,11 +245,13 @@ def calibrate(
                     fn()  # first touch / kernel selection
                     # best of two, so one noisy call cannot stop the growth
                     one = min(_time_once(fn, sync, clock), _time_once(fn, sync, clock))
-                    if n >= cap or (one > 0.01 and n >= floor) or one * 8 * (trials + 1) > phase_end - clock():
+                    calls = trials * repeats + 1
+                    if n >= cap or (one > 0.01 and n >= floor) or one * 8 * calls > phase_end - clock():
                         break
                     n *= 2
-            iters, trials_here = _plan(one, phase_end - clock(), trials)
-            per_call = time_best(fn, synchronize=sync, clock=clock, iters=iters, trials=trials_here)
+            iters, trials_here = _plan(one, (phase_end - clock()) / repeats, trials)
+            per_calls = [time_best(fn, synchronize=sync, clock=clock, iters=iters, trials=trials_here)
+                         for _ in range(repeats)]
         except RuntimeError as e:
             raise ArchscopeError(
                 f"cannot calibrate {dtype} matmul on {dev}: {str(e).splitlines()[0] if str(e) else e}"
@@ -180,8 +259,9 @@ def calibrate(
         finally:
             if prev_tf32 is not None:
                 torch.backends.cuda.matmul.allow_tf32 = prev_tf32
-        peaks[dtype] = 2.0 * n**3 / max(per_call, 1e-12)
-        details.append(f"{dtype}: {n}x{n} matmul x{iters}, best of {trials_here}")
+        measured[dtype] = [2.0 * n**3 / max(t, 1e-12) for t in per_calls]
+        peaks[dtype] = _median(measured[dtype])
+        details.append(f"{dtype}: {n}x{n} matmul x{iters}, best of {trials_here}, median of {repeats}")
 
     nbytes = int(stream_bytes or (512 << 20 if on_gpu else 128 << 20))
     numel = max(1, nbytes // 4)
@@ -189,19 +269,24 @@ def calibrate(
     dst = torch.empty_like(src)
     copy = lambda: dst.copy_(src)  # noqa: E731
     copy()  # first touch of dst
-    iters, trials_here = _plan(_time_once(copy, sync, clock), deadline - clock(), trials)
-    per_copy = time_best(copy, synchronize=sync, clock=clock, iters=iters, trials=trials_here)
+    iters, trials_here = _plan(_time_once(copy, sync, clock), (deadline - clock()) / repeats, trials)
     moved = 2 * numel * 4  # read src + write dst
-    bandwidth = moved / max(per_copy, 1e-12)
-    details.append(f"bandwidth: copy of {numel * 4 / 2**20:.0f} MiB (read + write) x{iters}, best of {trials_here}")
+    measured["bandwidth"] = [moved / max(time_best(copy, synchronize=sync, clock=clock, iters=iters,
+                                                   trials=trials_here), 1e-12) for _ in range(repeats)]
+    bandwidth = _median(measured["bandwidth"])
+    details.append(f"bandwidth: copy of {numel * 4 / 2**20:.0f} MiB (read + write) x{iters}, best of {trials_here}, "
+                   f"median of {repeats}")
 
     threads = torch.get_num_threads() if not on_gpu else None
     when = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     where = dev + (f", {threads} threads" if threads else "")
-    return DeviceSpec(
+    warnings = spread_warnings(measured)
+    spec = DeviceSpec(
         name=name or f"calibrated-{dev.replace(':', '')}",
         peak_flops=peaks,
         bandwidth=bandwidth,
         source=f"measured by archscope calibrate on {when} (torch {torch.__version__}, {where}): " + "; ".join(details),
-        notes="Achieved throughput of torch matmul and tensor copy here, not datasheet peaks.",
+        notes="Achieved throughput of torch matmul and tensor copy here, not datasheet peaks."
+        + "".join(f" Warning: {w}." for w in warnings),
     )
+    return Calibration(spec, measured, warnings)

@@ -9,7 +9,6 @@ torch is imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -17,7 +16,7 @@ from typing import Any, NamedTuple
 
 from archscope.build.fuse import DeploySummary, deploy, deployed_copy
 from archscope.errors import ArchscopeError
-from archscope.measure import timing
+from archscope.measure import timing, trust
 from archscope.reports.bench import BatchStats, BenchEnvironment, BenchModel, BenchReport, BenchSettings, LayerTiming
 from archscope.util.memory import MEMORY_HEADROOM, host_available_bytes
 from archscope.util.text import one_line
@@ -86,7 +85,19 @@ def resolve_device(device: str, *, cuda_count: Callable[[], int] | None = None,
             raise ArchscopeError(f"--device mps: torch has no MPS (Apple GPU) backend on this machine "
                                  f"({platform.system()} {platform.machine()}); use --device cpu")
         return "mps"
-    raise ArchscopeError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    raise ArchscopeError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {device!r}{roofline_hint(device)}")
+
+
+def roofline_hint(device: str) -> str:
+    """``"; ... --device-spec a100"`` when a torch-device option was given a roofline preset or device file."""
+    from archscope.devices.presets import load_device
+
+    try:
+        load_device(device)
+    except ArchscopeError:
+        return ""
+    return (f"; {device!r} is a roofline device: --device is the torch device to time on, the roofline device is "
+            f"--device-spec {device}")
 
 
 def target_for(device: str) -> Target:
@@ -231,12 +242,17 @@ def analyse_batches(built, options: BenchOptions, roofline_device=None) -> list[
 
 def run_bench(built, options: BenchOptions, *, target: Target, roofline_device=None,
               roofline_origin: str | None = None, notes: list[str] | None = None,
-              progress: Progress | None = None) -> BenchReport:
-    """Check memory, prepare the model, time every batch (whole, then per layer if asked), and report."""
+              progress: Progress | None = None, probe: trust.Probe | None = None) -> BenchReport:
+    """Check memory, prepare the model, time every batch (whole, then per layer if asked), and report.
+
+    ``probe`` reads the machine's load and CPU clocks for the trust warnings (:mod:`archscope.measure.trust`),
+    which end the notes; the default reads the real OS."""
     import torch
 
     notes = list(notes or [])
+    probe = probe or trust.Probe()
     # --fuse: the figures (FLOPs, bytes, roofline, parameters) are the deployed model's, counted on a meta copy
+    _report(progress, "counting FLOPs", 0, None)
     analysed = deployed_copy(built) if options.fuse else built
     analyses = analyse_batches(analysed, options, roofline_device)
     available = target.available_bytes()
@@ -249,7 +265,8 @@ def run_bench(built, options: BenchOptions, *, target: Target, roofline_device=N
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     try:
-        environment = _environment(target, options, available)
+        environment = _environment(target, options, available, probe.load_average())
+        _report(progress, "making the weights", 0, None)
         eager, whole, deployed = prepare_model(built, options, target.device)
         if deployed is not None:
             notes.append(f"--fuse: the deployed model, as Ultralytics' model.fuse() leaves it: {deployed.describe()}")
@@ -257,11 +274,15 @@ def run_bench(built, options: BenchOptions, *, target: Target, roofline_device=N
             notes.append("per-layer times are of the eager model: torch.compile optimises across layers, so the "
                          "compiled model is timed whole only")
         batches = []
+        before = probe.cpu_state()
         with torch.inference_mode():
             for a in analyses:
                 batches.append(_time_batch(built, eager, whole, a, options, target, progress))
+        after = probe.cpu_state()
     finally:
         torch.set_num_threads(previous_threads)
+    notes += trust.assess(batches, device=target.device, load=environment.load_average, cores=probe.cores(),
+                          before=before, after=after)
     settings = BenchSettings(
         device=options.device, dtype=options.dtype, batches=list(options.batches), imgsz=list(built.imgsz),
         channels_last=options.channels_last, fuse=options.fuse, compile=options.compile, warmup=options.warmup,
@@ -277,9 +298,10 @@ def time_forward(forward: Callable[[], Any], stopwatch: timing.Stopwatch, option
     """Warm up, then the timed runs of ``forward`` (seconds each) by the options' runs/min-time rule. Call it
     inside ``torch.inference_mode()``. The benchmarks use it to time any module the way ``bench`` does."""
     total_runs = None if options.min_time > 0 else options.runs
-    _report(progress, f"{label}: warm-up", 0, options.warmup)
-    timing.warm_up(forward, stopwatch.synchronize, options.warmup)
-    _report(progress, f"{label}: warm-up", options.warmup, options.warmup)
+    phase = f"{label}: warm-up"
+    _report(progress, phase, 0, options.warmup)
+    timing.warm_up(forward, stopwatch.synchronize, options.warmup,
+                   on_call=lambda done: _report(progress, phase, done, options.warmup))
     return timing.sample(forward, stopwatch, runs=options.runs, min_time=options.min_time,
                          max_runs=options.max_runs,
                          on_run=lambda done, _: _report(progress, f"{label}: timing", done, total_runs))
@@ -310,9 +332,10 @@ def _time_batch(built, eager, whole, a: Analysis, options: BenchOptions, target:
 def _per_layer(stats: BatchStats, built, eager, x, a: Analysis, options, target, progress, label):
     sync = target.stopwatch.synchronize
     total_runs = None if options.min_time > 0 else options.runs
-    _report(progress, f"{label}: per-layer warm-up", 0, options.warmup)
-    timing.warm_up(lambda: eager.run(x), sync, options.warmup)
-    _report(progress, f"{label}: per-layer warm-up", options.warmup, options.warmup)
+    phase = f"{label}: per-layer warm-up"
+    _report(progress, phase, 0, options.warmup)
+    timing.warm_up(lambda: eager.run(x), sync, options.warmup,
+                   on_call=lambda done: _report(progress, phase, done, options.warmup))
     forwards = timing.sample_layers(lambda wrap: eager.run(x, wrap=wrap), target.stopwatch, runs=options.runs,
                                     min_time=options.min_time, max_runs=options.max_runs,
                                     on_run=lambda done, _: _report(progress, f"{label}: per layer", done,
@@ -371,15 +394,13 @@ class _forward_errors:
             from None
 
 
-def _environment(target: Target, options: BenchOptions, available: int | None) -> BenchEnvironment:
+def _environment(target: Target, options: BenchOptions, available: int | None,
+                 load_average: tuple[float, ...] | None) -> BenchEnvironment:
     import torch
 
     from archscope._version import __version__
 
-    try:
-        load = [round(v, 2) for v in os.getloadavg()]
-    except (OSError, AttributeError):
-        load = None
+    load = [round(v, 2) for v in load_average] if load_average else None
     return BenchEnvironment(
         archscope=__version__, torch=torch.__version__, python=platform.python_version(),
         platform=f"{platform.system()} {platform.release()} {platform.machine()}", device=target.device,

@@ -72,11 +72,18 @@ class EventStopwatch:
         return start.elapsed_time(end) / 1e3, out  # events report milliseconds
 
 
-def warm_up(fn: Callable[[], Any], synchronize: Callable[[], None], count: int) -> None:
-    """``count`` untimed calls, then wait for the device to finish them."""
-    for _ in range(count):
+def warm_up(fn: Callable[[], Any], synchronize: Callable[[], None], count: int,
+            on_call: Callable[[int], None] | None = None) -> None:
+    """``count`` untimed calls, then wait for the device to finish them. ``on_call(done)`` follows the progress
+    (after each call; the last one after the synchronize, when the warm-up is really over)."""
+    for done in range(1, count + 1):
         fn()
-    synchronize()
+        if done == count:
+            synchronize()
+        if on_call is not None:
+            on_call(done)
+    if count <= 0:
+        synchronize()
 
 
 def sample(

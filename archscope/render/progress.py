@@ -11,28 +11,34 @@ REFRESH_S = 0.1
 
 
 @contextmanager
-def progress_bar(enabled: bool | None = None) -> Iterator[Callable[[str, int, int | None], None] | None]:
+def progress_bar(enabled: bool | None = None, *, console: Any = None,
+                 clock: Callable[[], float] = time.perf_counter
+                 ) -> Iterator[Callable[[str, int, int | None], None] | None]:
     """Yields ``update(phase, done, total)``, or None when no bar is shown. No refresh thread runs: the bar is
-    redrawn from ``update`` (between timed runs, at most every 0.1 s), so it cannot steal CPU inside a timed run."""
+    redrawn from ``update`` (between runs and warm-up calls, at most every 0.1 s by ``clock``, and at once when the
+    phase changes or one ends), so it cannot steal CPU inside a timed run. ``console`` (default: stderr) and
+    ``clock`` exist for the tests."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
+    console = console or Console(stderr=True)
     if not (console.is_terminal if enabled is None else enabled):
         yield None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, auto_refresh=False, transient=True) as bar:
         task = bar.add_task("building the model", total=None)
-        state: dict[str, Any] = {"phase": None, "drawn": 0.0}
+        bar.refresh()
+        state: dict[str, Any] = {"phase": None, "drawn": clock()}
 
         def update(phase: str, done: int, total: int | None) -> None:
-            if phase != state["phase"]:  # one line, showing the current phase
+            now = clock()
+            changed = phase != state["phase"]
+            if changed:  # one line, showing the current phase
                 state["phase"] = phase
                 bar.reset(task, description=phase, total=total)
             bar.update(task, completed=done, total=total)
-            now = time.perf_counter()
-            if now - state["drawn"] >= REFRESH_S or done == total:
+            if changed or now - state["drawn"] >= REFRESH_S or done == total:
                 state["drawn"] = now
                 bar.refresh()
 
