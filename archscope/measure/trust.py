@@ -61,7 +61,7 @@ def spread_warnings(stats: Any, what: str) -> list[str]:
     gap = abs(stats.mean_ms - median) / median
     if gap > MEAN_GAP_LIMIT:
         slower = "slower" if stats.mean_ms > median else "faster"
-        out.append(f"{PREFIX}{what}: mean {stats.mean_ms:.3g} ms and median {median:.3g} ms are {gap:.0%} apart "
+        out.append(f"{PREFIX}{what}: mean {stats.mean_ms:.4g} ms and median {median:.4g} ms are {gap:.0%} apart "
                    f"(limit {MEAN_GAP_LIMIT:.0%}): some runs were much {slower} than the rest")
     return out
 
