@@ -201,3 +201,17 @@ def test_check_markdown_and_devices_json_still_work():
     assert code == 0 and "|" in out
     code, out, _ = run("devices", "-f", "json")
     assert code == 0 and json.loads(out)[0]["name"] == "cpu"
+
+
+def test_pyproject_path_may_name_its_scale(tmp_path, monkeypatch):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "tiny.yaml").write_text(Path(SAMPLE).read_text())
+    (tmp_path / "pyproject.toml").write_text('[tool.archscope]\nimgsz = 32\n[[tool.archscope.models]]\n'
+                                             'path = "models/tiny.yaml:s"\nmax-params = "5M"\n')
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("check")
+    assert code == 1 and "models/tiny.yaml:s" in out  # scale s: 9,435,532 parameters, over 5M
+    (tmp_path / "pyproject.toml").write_text('[[tool.archscope.models]]\npath = "models/tiny.yaml:s"\nscale = "n"\n'
+                                             'max-params = "5M"\n')
+    code, out, err = run("check")
+    assert code == 2 and "two scales given: ':s' and scale = 'n'" in err

@@ -6,7 +6,7 @@ device-spec = "orin-nano"          # defaults for every model below (any model k
 tolerance = "1%"
 
 [[tool.archscope.models]]
-path = "models/yolo-mqa.yaml"      # relative to the pyproject.toml's folder
+path = "models/yolo-mqa.yaml"      # relative to the pyproject.toml's folder ("models/yolo-mqa.yaml:n" works too)
 scale = "n"
 imgsz = 640
 fuse = true                        # the deployed model (as --fuse)
@@ -174,10 +174,18 @@ def _target(raw: dict[str, Any], root: str) -> CheckTarget:
     if not budgets.any and baseline is None:
         raise ArchscopeError(f"model '{model}' has nothing to check: give max-params, max-gflops, max-bytes, "
                              f"max-predicted-ms or baseline")
+    scale = _typed(raw, "scale", str)
+    from archscope.spec.sources import parse_source
+
+    source = parse_source(model) if not os.path.exists(os.path.join(root, model)) else None
+    if source is not None and source.scale is not None:  # path = "models/net.yaml:s", as on the command line
+        if scale is not None and scale != source.scale:
+            raise ArchscopeError(f"model '{model}': two scales given: ':{source.scale}' and scale = '{scale}'")
+        model, scale = source.path, source.scale
     return CheckTarget(
         path=os.path.join(root, model),
         name=model,
-        scale=_typed(raw, "scale", str),
+        scale=scale,
         imgsz=_typed(raw, "imgsz", (int, str)),
         batch=_positive(raw, "batch"),
         dtype=_choice(raw, "dtype", ANALYSIS_DTYPES),
