@@ -233,7 +233,7 @@ def compare(
         run = bench and not source.is_report
         deployed: dict[str, Any] = {"fuse": True} if fuse else {}  # a custom measure without fuse works unfused
         if run and progress is not None:
-            deployed["progress"] = _named_progress(progress, str(source))
+            deployed["progress"] = _named_progress(progress, os.path.basename(str(source)))
         measured.append(measure(source, imgsz=imgsz, batch=batch, dtype=dtype, device=bench_device, **timing,
                                 **deployed) if run else None)
     comparison = compare_reports(reports, device=device, sources=names, measurements=measured)

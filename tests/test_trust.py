@@ -282,6 +282,18 @@ def test_the_bar_throttles_redraws_but_never_misses_a_phase_or_an_end():
     assert "50/50" in end[len(middle):]
 
 
+def test_a_phase_of_unknown_length_shows_no_stale_total():
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=100, color_system=None)
+    with progress_bar(enabled=True, console=console, clock=FakeClock()) as update:
+        assert update is not None
+        update("batch 1: timing", 3, 3)
+        start = len(buffer.getvalue())
+        update("making the weights", 0, None)
+        frame = buffer.getvalue()[start:]
+    assert "making the weights" in frame and "0/?" in frame and "0/3" not in frame
+
+
 def test_no_bar_off_a_terminal():
     console = Console(file=io.StringIO(), force_terminal=False)
     with progress_bar(console=console) as update:
@@ -314,7 +326,7 @@ def test_compare_bench_takes_the_bench_options_and_reports_progress_and_warnings
                     min_time=0.5, progress=lambda *a: phases.append(a))
     assert [(k["threads"], k["warmup"], k["runs"], k["min_time"], k["device"]) for k in seen] == \
         [(1, 2, 5, 0.5, "cpu")] * 2
-    assert phases == [(f"{SAMPLE}: batch 1: warm-up", 1, 2), (f"{SAMPLE}:s: batch 1: warm-up", 1, 2)]
+    assert phases == [("tiny-detector.yaml: batch 1: warm-up", 1, 2), ("tiny-detector.yaml:s: batch 1: warm-up", 1, 2)]
     assert c.notes[-2:] == [f"{SAMPLE}: {Result.notes[1]}", f"{SAMPLE}:s: {Result.notes[1]}"]
 
     seen.clear()

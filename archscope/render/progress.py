@@ -27,17 +27,19 @@ def progress_bar(enabled: bool | None = None, *, console: Any = None,
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, auto_refresh=False, transient=True) as bar:
-        task = bar.add_task("building the model", total=None)
+        first = bar.add_task("building the model", total=None)
+        state: dict[str, Any] = {"phase": None, "drawn": clock(), "task": first}
         bar.refresh()
-        state: dict[str, Any] = {"phase": None, "drawn": clock()}
 
         def update(phase: str, done: int, total: int | None) -> None:
             now = clock()
             changed = phase != state["phase"]
-            if changed:  # one line, showing the current phase
+            if changed:  # one line, showing the current phase: a new task, so no figure of the last one lingers
                 state["phase"] = phase
-                bar.reset(task, description=phase, total=total)
-            bar.update(task, completed=done, total=total)
+                bar.remove_task(state["task"])
+                state["task"] = bar.add_task(phase, total=total, completed=done)
+            else:
+                bar.update(state["task"], completed=done, total=total)
             if changed or now - state["drawn"] >= REFRESH_S or done == total:
                 state["drawn"] = now
                 bar.refresh()
