@@ -168,4 +168,8 @@ def render_bench(report, fmt: str, *, width: int | None = None) -> str:
         return to_csv(report)
     if fmt == "md":
         return to_markdown(report)
+    if fmt == "html":
+        from archscope.render.html import bench_page
+
+        return bench_page(report)
     return export(report, html=(fmt == "html"), width=width)
