@@ -61,6 +61,7 @@ class _Label:
     y: float
     colour: str
     priority: float  # higher first
+    star: bool = False  # an attention layer's big marker
 
 
 def _label_candidates(comparison: Comparison, points: list[Point], top: int) -> list[_Label]:
@@ -80,6 +81,7 @@ def _label_candidates(comparison: Comparison, points: list[Point], top: int) -> 
         label = _Label(f"{p.layer} {p.module}", p.intensity, p.flops_per_s, colour, flops[(p.model, p.layer)])
         (attention if p.attention else others).append(label)
     for label in attention:
+        label.star = True
         label.priority += 1e30  # attention first: what the picture is usually drawn for
     others.sort(key=lambda label: -label.priority)
     return sorted(attention, key=lambda label: -label.priority) + others[:top]
@@ -89,21 +91,77 @@ def _overlaps(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def _segments_cross(a, b, c, d) -> bool:
+    """Whether segment ab crosses segment cd (proper intersection)."""
+    def side(p, q, r):
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    return side(a, b, c) * side(a, b, d) < 0 and side(c, d, a) * side(c, d, b) < 0
+
+
+def _nearest(point, rect) -> tuple[float, float]:
+    return min(max(point[0], rect[0]), rect[2]), min(max(point[1], rect[1]), rect[3])
+
+
+def _through(start, end, box) -> bool:
+    """Whether the segment from ``start`` to ``end`` passes through ``box`` (sampled; boxes are text-sized)."""
+    return any(box[0] <= start[0] + (end[0] - start[0]) * i / 24 <= box[2]
+               and box[1] <= start[1] + (end[1] - start[1]) * i / 24 <= box[3] for i in range(1, 24))
+
+
+# directions to try around a point, in order of preference: beside it, then above and below, then straight up/down
+_DIRECTIONS = tuple(math.radians(a) for a in (20, 160, -20, -160, 50, 130, -50, -130, 90, -90, 0, 180))
+
+
+def _candidates(px: float, py: float, w: float, h: float, gap: float):
+    """Rectangles of size w x h around (px, py): the nearest ring first, each ring in the preferred directions; the
+    rectangle's side that faces the point sits on the ring."""
+    for ring in range(14):
+        reach = gap + ring * (h * 0.9 + 2)
+        for a in _DIRECTIONS:
+            cx, cy = px + reach * math.cos(a), py + reach * math.sin(a)
+            x0 = cx if math.cos(a) > 0.3 else cx - w if math.cos(a) < -0.3 else cx - w / 2
+            y0 = cy if math.sin(a) > 0.3 else cy - h if math.sin(a) < -0.3 else cy - h / 2
+            yield ring, (x0, y0, x0 + w, y0 + h)
+
+
 def _place_labels(fig, ax, labels: list[_Label], obstacles: list, marker_px: float) -> None:
     """Put each label beside its point where it overlaps no label placed before it, no obstacle (legend, ridge
-    text), no other point and stays inside the axes; try near places first, then farther ones with a leader line;
-    relax the points rule before giving up; a label that fits nowhere is left out rather than drawn over another."""
+    text), no marker and stays inside the axes; try near places first, then farther ones with a leader line that
+    crosses no other label and no other leader; cover small markers only when nothing else is left; a label that
+    fits nowhere is left out rather than drawn over another."""
     renderer = fig.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     inside = (frame.x0 + 2, frame.y0 + 2, frame.x1 - 2, frame.y1 - 2)
     pt = fig.dpi / 72
     placed: list[tuple[float, float, float, float]] = []
-    dots = []
+    leaders: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    dots, stars = [], []  # every marker's box; the big attention stars are never covered
     for collection in ax.collections:
+        sizes = collection.get_sizes()
+        r = (math.sqrt(max(sizes)) / 2 if len(sizes) else 4) * pt
         for x, y in ax.transData.transform(collection.get_offsets()):
-            dots.append((x - marker_px, y - marker_px, x + marker_px, y + marker_px))
+            (stars if r > marker_px * 1.5 else dots).append((x - r, y - r, x + r, y + r))
     style = dict(fontsize=7, textcoords="offset points", ha="left", va="bottom", annotation_clip=False,
                  bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8))
+
+    def fits(point, ring, rect, avoid_dots):
+        if rect[0] < inside[0] or rect[1] < inside[1] or rect[2] > inside[2] or rect[3] > inside[3]:
+            return False
+        if any(_overlaps(rect, other) for other in placed + obstacles + stars):
+            return False
+        if avoid_dots and any(_overlaps(rect, d) for d in dots):
+            return False
+        if any(_through(a, b, rect) for a, b in leaders):
+            return False  # nor over an earlier label's leader line
+        if ring:
+            end = _nearest(point, rect)
+            if any(_through(point, end, other) for other in placed + obstacles):
+                return False  # a leader line through another label would be as bad as the overlap
+            if any(_segments_cross(point, end, a, b) for a, b in leaders):
+                return False
+        return True
+
     for label in labels:
         px, py = ax.transData.transform((label.x, label.y))
         probe = ax.annotate(label.text, (label.x, label.y), xytext=(0, 0), **style)
@@ -111,37 +169,21 @@ def _place_labels(fig, ax, labels: list[_Label], obstacles: list, marker_px: flo
         probe.remove()
         pad = 0.15 * 7 * pt + 1
         w, h = box.width + 2 * pad, box.height + 2 * pad
-        gap = marker_px + 2
-        offsets = [(gap, gap), (gap, -h - gap + 2 * pad), (-w - gap, gap), (-w - gap, -h - gap + 2 * pad),
-                   (gap, -h / 2), (-w - gap, -h / 2)]
-        for step in range(1, 9):
-            for dy in (step * (h + 3), -step * (h + 3) - h):
-                offsets += [(gap + step * 4, dy), (-w - gap - step * 4, dy)]
-        chosen = None
-        for avoid_dots in (True, False):
-            for dx, dy in offsets:
-                x0, y0 = px + dx, py + dy
-                rect = (x0, y0, x0 + w, y0 + h)
-                if rect[0] < inside[0] or rect[1] < inside[1] or rect[2] > inside[2] or rect[3] > inside[3]:
-                    continue
-                if any(_overlaps(rect, other) for other in placed + obstacles):
-                    continue
-                if avoid_dots and any(_overlaps(rect, d) for d in dots):
-                    continue
-                chosen = (dx, dy, rect)
-                break
-            if chosen:
-                break
+        gap = (marker_px * 2.2 if label.star else marker_px) + 2
+        chosen = next(((ring, rect) for avoid_dots in (True, False) for ring, rect in _candidates(px, py, w, h, gap)
+                       if fits((px, py), ring, rect, avoid_dots)), None)
         if chosen is None:
             continue
-        dx, dy, rect = chosen
+        ring, rect = chosen
         placed.append(rect)
-        far = abs(dy) > h + gap or abs(dx) > w + gap
+        if ring:
+            leaders.append(((px, py), _nearest((px, py), rect)))
         # the text's own box starts ``pad`` inside the rectangle; offsets are in points from the point
-        annotation = ax.annotate(label.text, (label.x, label.y), xytext=((dx + pad) / pt, (dy + pad) / pt),
+        annotation = ax.annotate(label.text, (label.x, label.y),
+                                 xytext=((rect[0] - px + pad) / pt, (rect[1] - py + pad) / pt),
                                  color=label.colour, gid="layer-label", **style,
                                  arrowprops=dict(arrowstyle="-", color=label.colour, linewidth=0.6, shrinkA=0,
-                                                 shrinkB=marker_px / pt) if far else None)
+                                                 shrinkB=(gap - 2) / pt) if ring else None)
         annotation.set_in_layout(False)
 
 
