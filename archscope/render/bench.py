@@ -171,5 +171,9 @@ def render_bench(report, fmt: str, *, width: int | None = None) -> str:
     if fmt == "html":
         from archscope.render.html import bench_page
 
-        return bench_page(report)
+        meta = [settings_line(report)] + [line for line in (roofline_line(report),) if line]
+        per_layer = [(s.batch, LAYER_HEADER, layer_rows(s), overhead_line(s)) for s in report.batches
+                     if s.layers is not None]
+        return bench_page(report, headline=headline(report), meta=meta, stats=(STATS_HEADER, stats_rows(report)),
+                          layers=per_layer, left=_LEFT)
     return export(report, html=(fmt == "html"), width=width)

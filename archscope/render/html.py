@@ -196,30 +196,28 @@ def profile_page(report, *, depth: int = 0) -> str:
 # --- compare ---------------------------------------------------------------------------------------------------
 
 
-def comparison_page(comparison) -> str:
-    """``archscope compare -f html``: the totals table, the aligned layers table, the notes, the roofline."""
-    from archscope.render.compare import footer_lines, headline, layer_rows, totals_rows
-
+def comparison_page(comparison, *, headline: str, totals, layers, notes: Sequence[str]) -> str:
+    """``archscope compare -f html``: the totals table, the aligned layers table, the notes, the roofline. The
+    rows come from :mod:`archscope.render.compare` (``totals_rows``, ``layer_rows``: cells with their tones)."""
     c = comparison
     title = f"archscope compare: {', '.join(c.labels)}"
-    body = paragraphs([headline(c)], "summary")
+    body = paragraphs([headline], "summary")
     body += paragraphs([f"{label}: {source}" for label, source in zip(c.labels, c.sources)], "meta")
 
     def toned(rows):
         return lambda r, i: rows[r][1][i] if i < len(rows[r][1]) else None
 
-    t_header, t_rows = totals_rows(c)
+    t_header, t_rows = totals
     body.append("<h2>Totals</h2>")
     body.append(table(t_header, [cells for cells, _ in t_rows], numeric=lambda i, _n: i >= 1,
                       cell_class=toned(t_rows), table_class="totals"))
-    l_header, l_rows = layer_rows(c)
+    l_header, l_rows = layers
     first_number = 4 if c.alignment == "index" else 3
     if l_rows:
         body.append("<h2>" + ("Layers that differ" if c.alignment == "index" else "Stages that differ") + "</h2>")
         body.append(table(l_header, [cells for cells, _ in l_rows], numeric=lambda i, _n: i >= first_number,
                           code=("output",), nowrap=("model",), cell_class=toned(l_rows), table_class="layers",
                           row_class=lambda _r, row: "first" if row[0] else ""))
-    notes = footer_lines(c)
     if notes:
         body.append("<h2>Notes</h2>")
         body.append(bullets([(line, "") for line in notes]))
@@ -236,33 +234,21 @@ def comparison_page(comparison) -> str:
 # --- bench -----------------------------------------------------------------------------------------------------
 
 
-def bench_page(report) -> str:
-    """``archscope bench -f html``: the statistics per batch and, with --per-layer, the per-layer timings."""
-    from archscope.render.bench import (
-        _LEFT,
-        LAYER_HEADER,
-        STATS_HEADER,
-        headline,
-        layer_rows,
-        overhead_line,
-        roofline_line,
-        settings_line,
-        stats_rows,
-    )
-
-    title = f"archscope bench: {report.model.name}" + (f" (scale {report.model.scale})" if report.model.scale else "")
-    body = paragraphs([headline(report)], "summary")
-    body += paragraphs([settings_line(report)] + [line for line in (roofline_line(report),) if line], "meta")
+def bench_page(report, *, headline: str, meta: Sequence[str], stats: tuple[Sequence[str], Sequence[Sequence[str]]],
+               layers: Sequence[tuple[int, Sequence[str], Sequence[Sequence[str]], str]], left: set[str]) -> str:
+    """``archscope bench -f html``: the statistics per batch and, with --per-layer, the per-layer timings; the rows
+    come from :mod:`archscope.render.bench` (``layers``: batch, header, rows and overhead line per batch; ``left``:
+    the text columns)."""
+    m = report.model
+    title = f"archscope bench: {m.name}" + (f" (scale {m.scale})" if m.scale else "")
+    body = paragraphs([headline], "summary") + paragraphs(meta, "meta")
     body.append("<h2>Latency</h2>")
-    body.append(table(STATS_HEADER, stats_rows(report), numeric=lambda _i, name: name not in _LEFT,
-                      table_class="stats"))
-    for stats in report.batches:
-        if stats.layers is None:
-            continue
-        body.append(f"<h2>Per layer, batch {stats.batch}</h2>")
-        body.append(table(LAYER_HEADER, layer_rows(stats), numeric=lambda _i, name: name not in _LEFT,
-                          code=("from",), table_class="layers"))
-        body += paragraphs([overhead_line(stats)], "meta")
+    body.append(table(stats[0], stats[1], numeric=lambda _i, name: name not in left, table_class="stats"))
+    for batch, header, rows, overhead in layers:
+        body.append(f"<h2>Per layer, batch {batch}</h2>")
+        body.append(table(header, rows, numeric=lambda _i, name: name not in left, code=("from",),
+                          table_class="layers"))
+        body += paragraphs([overhead], "meta")
     if report.notes:
         body.append("<h2>Notes</h2>")
         body.append(bullets([(f"note: {note}", "") for note in report.notes]))

@@ -136,7 +136,8 @@ def _place_labels(fig, ax, labels: list[_Label], obstacles: list, marker_px: flo
     pt = fig.dpi / 72
     placed: list[tuple[float, float, float, float]] = []
     leaders: list[tuple[tuple[float, float], tuple[float, float]]] = []
-    dots, stars = [], []  # every marker's box; the big attention stars are never covered
+    dots: list[tuple[float, float, float, float]] = []
+    stars: list[tuple[float, float, float, float]] = []  # every marker's box; the big attention stars are never covered
     for collection in ax.collections:
         sizes = collection.get_sizes()
         r = (math.sqrt(max(sizes)) / 2 if len(sizes) else 4) * pt
@@ -181,7 +182,7 @@ def _place_labels(fig, ax, labels: list[_Label], obstacles: list, marker_px: flo
         # the text's own box starts ``pad`` inside the rectangle; offsets are in points from the point
         annotation = ax.annotate(label.text, (label.x, label.y),
                                  xytext=((rect[0] - px + pad) / pt, (rect[1] - py + pad) / pt),
-                                 color=label.colour, gid="layer-label", **style,
+                                 color=label.colour, gid=f"layer-label-{len(placed)}", **style,
                                  arrowprops=dict(arrowstyle="-", color=label.colour, linewidth=0.6, shrinkA=0,
                                                  shrinkB=(gap - 2) / pt) if ring else None)
         annotation.set_in_layout(False)
@@ -276,16 +277,16 @@ def layer_cost_figure(report):
     moved = [(layer.bytes_unfused or 0) / 1e6 for layer in layers]
     fig = Figure(figsize=(10, 6), dpi=110, layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
-    top.bar(index, rest, color="C0", width=0.75, label="GFLOPs", gid="gflops")
+    top.bar(index, rest, color="C0", width=0.75, label="GFLOPs")
     if any(attention):
         top.bar(index, attention, bottom=rest, color="C3", hatch="///", edgecolor="white", linewidth=0, width=0.75,
-                label="of which attention matmuls (QK^T, PV)", gid="attention-gflops")
+                label="of which attention matmuls (QK^T, PV)")
         for i, (a, r) in enumerate(zip(attention, rest)):
             if a:
                 top.annotate(f"{100 * a / (a + r):.0f}% attn", (i, a + r), textcoords="offset points",
                              xytext=(0, 3), ha="center", fontsize=7, color="C3")
         top.legend(fontsize=8, loc="best")
-    bottom.bar(index, moved, color="C1", width=0.75, gid="mb-moved")
+    bottom.bar(index, moved, color="C1", width=0.75, label="MB moved")
     top.set_ylabel("GFLOPs")
     bottom.set_ylabel("MB moved (unfused)")
     for ax in (top, bottom):
