@@ -246,7 +246,7 @@ def bench_page(report, *, headline: str, meta: Sequence[str], stats: tuple[Seque
     body.append(table(stats[0], stats[1], numeric=lambda _i, name: name not in left, table_class="stats"))
     for batch, header, rows, overhead in layers:
         body.append(f"<h2>Per layer, batch {batch}</h2>")
-        body.append(table(header, rows, numeric=lambda _i, name: name not in left, code=("from",),
+        body.append(table(header, rows, numeric=lambda _i, name: name not in left, nowrap=("from", "module"),
                           table_class="layers"))
         body += paragraphs([overhead], "meta")
     if report.notes:

@@ -39,11 +39,13 @@ def _matplotlib():
 
 
 def _log_ticks(axis, lo: float, hi: float, formatter) -> None:
-    """Label 1, 2 and 5 in every decade while the axis spans at most five decades (decades only beyond that), so
-    that a reader can place a point without counting unlabelled minor ticks."""
+    """Label 1, 2 and 5 in every decade while the axis spans at most five decades (decades only beyond that; 1.5, 3
+    and 7 too on an axis shorter than a decade and a half), so that a reader can place a point without counting
+    unlabelled minor ticks."""
     from matplotlib.ticker import LogLocator, NullFormatter
 
-    subs = (1.0, 2.0, 5.0) if hi / lo <= 1e5 else (1.0,)
+    span = hi / lo
+    subs = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if span <= 10**1.5 else (1.0, 2.0, 5.0) if span <= 1e5 else (1.0,)
     axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(formatter)
     axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
