@@ -216,8 +216,8 @@ def comparison_page(comparison, *, headline: str, totals, layers, notes: Sequenc
     if l_rows:
         body.append("<h2>" + ("Layers that differ" if c.alignment == "index" else "Stages that differ") + "</h2>")
         body.append(table(l_header, [cells for cells, _ in l_rows], numeric=lambda i, _n: i >= first_number,
-                          code=("output",), nowrap=("model",), cell_class=toned(l_rows), table_class="layers",
-                          row_class=lambda _r, row: "first" if row[0] else ""))
+                          code=("output",), nowrap=("model", "stage", "#"), cell_class=toned(l_rows),
+                          table_class="layers", row_class=lambda _r, row: "first" if row[0] else ""))
     if notes:
         body.append("<h2>Notes</h2>")
         body.append(bullets([(line, "") for line in notes]))

@@ -211,10 +211,11 @@ def roofline_figure(comparison: Comparison, *, top: int = 6):
     lo, hi = min(min(xs), ridge) / 2, max(max(xs), ridge) * 2
     ax.plot([lo, ridge, hi], [device.bandwidth * lo, peak, peak], color="0.25", linewidth=1.6, zorder=1)
     ax.axvline(ridge, color="0.5", linestyle=":", linewidth=1, zorder=1)
-    ridge_text = ax.annotate(f"ridge {ridge:.3g} FLOP/B", (ridge, peak), textcoords="offset points",
-                             xytext=(4, -14), fontsize=8, color="0.35")
     ax.set_xlim(lo, hi)
     ax.set_ylim(min([p.flops_per_s for p in points] or [peak]) / 2, peak * 2)
+    # at the foot of the ridge line, where the points seldom are (they crowd around the roofs)
+    ridge_text = ax.annotate(f"ridge {ridge:.3g} FLOP/B", (ridge, ax.get_ylim()[0]), textcoords="offset points",
+                             xytext=(4, 5), fontsize=8, color="0.35")
 
     measured = any(p.measured for p in points)
     for k, label in enumerate(comparison.labels):
