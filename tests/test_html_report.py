@@ -331,3 +331,40 @@ def test_cost_chart_bars_are_the_report_figures(mqa):
     shares = [t.get_text() for t in top.texts]
     layer7 = mqa.layers[7]
     assert shares == [f"{100 * layer7.attention_flops / layer7.flops:.0f}% attn"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_label_placement_on_a_crowded_cluster_leaves_no_overlap(seed):
+    """40 points in one clump, each with a name: every name that is drawn overlaps no other one, no star and stays in
+    the axes; most are drawn (left out only where nothing fits)."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from archscope.render.plot import _Label, _place_labels
+
+    rng = np.random.default_rng(seed)
+    xs, ys = 10 ** rng.normal(1, 0.15, 40), 10 ** rng.normal(11, 0.1, 40)
+    fig = Figure(figsize=(9, 6), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(1, 100)
+    ax.set_ylim(1e10, 1e12)
+    ax.scatter(xs[5:], ys[5:], s=30)
+    ax.scatter(xs[:5], ys[:5], s=190, marker="*")
+    fig.canvas.draw()
+    labels = [_Label(f"{i} {'LongModuleName' * (i % 3)}", x, y, "C0", -i, star=i < 5)
+              for i, (x, y) in enumerate(zip(xs, ys))]
+    _place_labels(fig, ax, labels, [], marker_px=4 * fig.dpi / 72)
+    texts, boxes = label_boxes(fig)
+    assert len(texts) >= 20
+    assert {f"{i} {'LongModuleName' * (i % 3)}" for i in range(5)} <= {t.get_text() for t in texts}  # stars first
+    for a, b in itertools.combinations(boxes, 2):
+        assert not strictly_overlap(a, b)
+    frame = ax.get_window_extent()
+    stars = ax.transData.transform(np.column_stack([xs[:5], ys[:5]]))
+    for box in boxes:
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        assert not any(box.x0 < sx < box.x1 and box.y0 < sy < box.y1 for sx, sy in stars)

@@ -130,8 +130,8 @@ def _candidates(px: float, py: float, w: float, h: float, gap: float):
 def _place_labels(fig, ax, labels: list[_Label], obstacles: list, marker_px: float) -> None:
     """Put each label beside its point where it overlaps no label placed before it, no obstacle (legend, ridge
     text), no marker and stays inside the axes; try near places first, then farther ones with a leader line that
-    crosses no other label and no other leader; cover small markers only when nothing else is left; a label that
-    fits nowhere is left out rather than drawn over another."""
+    crosses no other label and no other leader; cover small markers only when no place near the point is left; a
+    label that fits nowhere is left out rather than drawn over another."""
     renderer = fig.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     inside = (frame.x0 + 2, frame.y0 + 2, frame.x1 - 2, frame.y1 - 2)
@@ -173,8 +173,13 @@ def _place_labels(fig, ax, labels: list[_Label], obstacles: list, marker_px: flo
         pad = 0.15 * 7 * pt + 1
         w, h = box.width + 2 * pad, box.height + 2 * pad
         gap = (marker_px * 2.2 if label.star else marker_px) + 2
-        chosen = next(((ring, rect) for avoid_dots in (True, False) for ring, rect in _candidates(px, py, w, h, gap)
-                       if fits((px, py), ring, rect, avoid_dots)), None)
+        # near places clear of markers, then near places over small markers, then the far rings the same way:
+        # a name over a dot beside its point reads better than one at the end of a long leader
+        options = list(_candidates(px, py, w, h, gap))
+        chosen = next(((ring, rect) for rings, avoid_dots in (((0, 5), True), ((0, 5), False), ((6, 99), True),
+                                                              ((6, 99), False))
+                       for ring, rect in options if rings[0] <= ring <= rings[1] and fits((px, py), ring, rect,
+                                                                                          avoid_dots)), None)
         if chosen is None:
             continue
         ring, rect = chosen
