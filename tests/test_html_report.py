@@ -368,3 +368,12 @@ def test_label_placement_on_a_crowded_cluster_leaves_no_overlap(seed):
     for box in boxes:
         assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
         assert not any(box.x0 < sx < box.x1 and box.y0 < sy < box.y1 for sx, sy in stars)
+
+
+def test_plot_html_page_is_self_contained_too(trio):
+    from archscope.render.plot import figure_bytes, roofline_figure
+
+    text = figure_bytes(roofline_figure(trio), "html", title="roofline").decode()
+    page = Page(text)
+    assert page.title == "roofline" and page.svgs == 1 and "<metadata" not in text
+    assert_self_contained(page, text)

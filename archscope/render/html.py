@@ -74,7 +74,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: Call
              for i, name in enumerate(header)]
     out = [f'<div class="scroll"><table class="{esc(table_class)}">' if table_class else
            '<div class="scroll"><table>', "<thead><tr>"]
-    out += [f'<th scope="col"{f" class={chr(34)}{h}{chr(34)}" if h == "num" else ""}>{esc(name)}</th>'
+    out += [f'<th scope="col" class="num">{esc(name)}</th>' if h == "num" else f'<th scope="col">{esc(name)}</th>'
             for name, h in zip(header, heads)]
     out.append("</tr></thead>\n<tbody>")
     for r, row in enumerate(rows):

@@ -338,13 +338,12 @@ def inline_svg(fig, prefix: str) -> str:
 
 def figure_bytes(fig, fmt: str, *, title: str = "archscope roofline") -> bytes:
     """PNG or SVG bytes; ``html`` is a standalone page around the SVG (no JavaScript, no network)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png" if fmt == "png" else "svg")
-    data = buffer.getvalue()
-    if fmt != "html":
-        return data
-    svg = data.decode("utf-8")
-    svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the page's own doctype governs
+    if fmt == "html":  # the page's own doctype governs: no XML prolog, no metadata, nothing that points outside
+        svg = inline_svg(fig, "roofline").replace('class="chart" ', 'class="chart" style="max-width: 1000px" ', 1)
+    else:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png" if fmt == "png" else "svg")
+        return buffer.getvalue()
     title = html.escape(title)
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n"
             f"<body style=\"font-family: sans-serif\">\n<h1 style=\"font-size: 1.2em\">{title}</h1>\n{svg}\n"
