@@ -168,4 +168,12 @@ def render_bench(report, fmt: str, *, width: int | None = None) -> str:
         return to_csv(report)
     if fmt == "md":
         return to_markdown(report)
+    if fmt == "html":
+        from archscope.render.html import bench_page
+
+        meta = [settings_line(report)] + [line for line in (roofline_line(report),) if line]
+        per_layer = [(s.batch, LAYER_HEADER, layer_rows(s), overhead_line(s)) for s in report.batches
+                     if s.layers is not None]
+        return bench_page(report, headline=headline(report), meta=meta, stats=(STATS_HEADER, stats_rows(report)),
+                          layers=per_layer, left=_LEFT)
     return export(report, html=(fmt == "html"), width=width)

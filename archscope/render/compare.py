@@ -260,4 +260,9 @@ def render_comparison(comparison, fmt: str) -> str:
         return to_csv(comparison)
     if fmt == "md":
         return to_markdown(comparison)
+    if fmt == "html":
+        from archscope.render.html import comparison_page
+
+        return comparison_page(comparison, headline=headline(comparison), totals=totals_rows(comparison),
+                               layers=layer_rows(comparison), notes=footer_lines(comparison))
     return to_text(comparison, html=fmt == "html")

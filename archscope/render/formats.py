@@ -33,6 +33,10 @@ def render_text(report, fmt: str, *, depth: int = 0, width: int | None = None) -
         from archscope.render.data import to_markdown
 
         return to_markdown(report, depth=depth)
+    if fmt == "html":
+        from archscope.render.html import profile_page
+
+        return profile_page(report, depth=depth)
     from archscope.render.table import export
 
     return export(report, depth=depth, html=(fmt == "html"), width=width)
