@@ -14,7 +14,7 @@ from archscope.errors import ArchscopeError
 from archscope.spec.model_spec import load_spec
 from reference.ultralytics_params import PARAMS, RTDETR
 
-# The TorchVision block needs the optional torchvision package (archscope[torchvision]); without it the config must
+# The TorchVision block needs the optional torchvision package (archscope-yolo[torchvision]); without it the config must
 # fail with one clear line. YOLO26 (and the same config's shapes and module count): tests/test_parity_yolo26.py.
 NEEDS_TORCHVISION = {"11/yolo11-cls-resnet18.yaml"}
 try:
