@@ -49,7 +49,8 @@ def test_coverage_spans_every_family_and_task():
 @pytest.mark.skipif(HAVE_TORCHVISION, reason="torchvision is installed: the config is checked above")
 @pytest.mark.parametrize("cfg", sorted(NEEDS_TORCHVISION))
 def test_torchvision_config_without_torchvision_fails_clearly(cfg, cfg_dir):
-    with pytest.raises(ArchscopeError, match=r"TorchVision needs the torchvision package.*archscope\[torchvision\]"):
+    with pytest.raises(ArchscopeError,
+                       match=r"TorchVision needs the torchvision package.*archscope-yolo\[torchvision\]"):
         build_model(load_spec(cfg_dir / cfg), BuildOptions())
 
 
