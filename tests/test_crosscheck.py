@@ -17,7 +17,7 @@ def test_missing_package_names_the_extra(monkeypatch, counter, modules):
         monkeypatch.setitem(sys.modules, name, None)  # makes `import name` raise ImportError
     with pytest.raises(ArchscopeError) as e:
         xc.crosscheck(object(), (), counter)
-    assert str(e.value) == f"--counter {counter} needs the optional package: pip install 'archscope[{counter}]'"
+    assert str(e.value) == f"--counter {counter} needs the optional package: pip install 'archscope-yolo[{counter}]'"
 
 
 def test_unknown_counter():

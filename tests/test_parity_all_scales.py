@@ -14,7 +14,7 @@ from archscope.errors import ArchscopeError
 from archscope.spec.model_spec import load_spec
 from reference.ultralytics_params import PARAMS, RTDETR
 
-# The TorchVision block needs the optional torchvision package (archscope[torchvision]); without it the config must
+# The TorchVision block needs the optional torchvision package (archscope-yolo[torchvision]); without it the config must
 # fail with one clear line. YOLO26 (and the same config's shapes and module count): tests/test_parity_yolo26.py.
 NEEDS_TORCHVISION = {"11/yolo11-cls-resnet18.yaml"}
 try:
@@ -49,7 +49,8 @@ def test_coverage_spans_every_family_and_task():
 @pytest.mark.skipif(HAVE_TORCHVISION, reason="torchvision is installed: the config is checked above")
 @pytest.mark.parametrize("cfg", sorted(NEEDS_TORCHVISION))
 def test_torchvision_config_without_torchvision_fails_clearly(cfg, cfg_dir):
-    with pytest.raises(ArchscopeError, match=r"TorchVision needs the torchvision package.*archscope\[torchvision\]"):
+    with pytest.raises(ArchscopeError,
+                       match=r"TorchVision needs the torchvision package.*archscope-yolo\[torchvision\]"):
         build_model(load_spec(cfg_dir / cfg), BuildOptions())
 
 

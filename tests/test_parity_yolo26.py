@@ -10,7 +10,7 @@ Ultralytics 8.4.190 package (its docstring has the exact procedure):
 * BLOCKS: two hand-written models (CUSTOM, the same dicts as in the script) that exercise Conv2, C3TR, C3k2 with
   attn=True, the end2end/reg_max top-level keys, TorchVision(split=True) and Index.
 
-The TorchVision records need the optional torchvision package (``archscope[torchvision]``); without it they check
+The TorchVision records need the optional torchvision package (``archscope-yolo[torchvision]``); without it they check
 the one-line error instead.
 """
 
@@ -53,7 +53,7 @@ CUSTOM = {
 
 def _needs_torchvision(uses_it: bool):
     if uses_it and not HAVE_TORCHVISION:
-        pytest.skip("torchvision is not installed (optional extra archscope[torchvision])")
+        pytest.skip("torchvision is not installed (optional extra archscope-yolo[torchvision])")
 
 
 def _compare(built, ref, size):
@@ -157,7 +157,7 @@ def test_torchvision_missing_is_one_clear_line(monkeypatch):
         build_model(load_spec(copy.deepcopy(CUSTOM["blocks-torchvision"]), name="tv.yaml"))
     text = str(err.value)
     assert "\n" not in text and "layer 0 (TorchVision)" in text
-    assert "needs the torchvision package, which is not installed: pip install 'archscope[torchvision]'" in text
+    assert "needs the torchvision package, which is not installed: pip install 'archscope-yolo[torchvision]'" in text
 
 
 def test_index_needs_a_multi_output_input(tmp_path):

@@ -113,7 +113,7 @@ def test_figure_bytes_html_is_standalone(attention_pair):
 
 def test_missing_matplotlib_is_a_clear_message(tmp_path, monkeypatch, attention_pair):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # what an absent package looks like to import
-    with pytest.raises(ArchscopeError, match=r"pip install 'archscope\[plot\]'"):
+    with pytest.raises(ArchscopeError, match=r"pip install 'archscope-yolo\[plot\]'"):
         roofline_figure(attention_pair)
     out = tmp_path / "roof.png"
     monkeypatch.setattr(api, "compare", lambda *a, **k: pytest.fail("compared before checking matplotlib"))

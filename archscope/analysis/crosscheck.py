@@ -73,7 +73,7 @@ def _require(counter: str, module: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         raise ArchscopeError(
-            f"--counter {counter} needs the optional package: pip install 'archscope[{counter}]'"
+            f"--counter {counter} needs the optional package: pip install 'archscope-yolo[{counter}]'"
         ) from None
 
 

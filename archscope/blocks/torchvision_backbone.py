@@ -10,7 +10,7 @@ child that is itself an ``nn.Sequential``, as in EfficientNet or Swin, is flatte
 returns the input followed by every child's output (a list, for ``Index`` rows to pick from). ``unwrap=False`` keeps
 the whole model with its ``head``/``heads`` replaced by an identity.
 
-torchvision is an optional dependency (``pip install 'archscope[torchvision]'``); without it this block raises one
+torchvision is an optional dependency (``pip install 'archscope-yolo[torchvision]'``); without it this block raises one
 clear ArchscopeError.
 """
 
@@ -29,7 +29,7 @@ def _torchvision_models():
     except Exception as exc:  # noqa: BLE001 - missing, or present but broken (e.g. built for another torch)
         reason = "not installed" if isinstance(exc, ImportError) else f"cannot be imported ({type(exc).__name__})"
         raise ArchscopeError(
-            f"TorchVision needs the torchvision package, which is {reason}: pip install 'archscope[torchvision]'"
+            f"TorchVision needs the torchvision package, which is {reason}: pip install 'archscope-yolo[torchvision]'"
         ) from None
     return models
 

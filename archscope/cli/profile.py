@@ -40,7 +40,7 @@ def profile(
     real: bool = typer.Option(False, "--real", help="Count on real CPU tensors instead of the meta device "
                               "(same figures, much slower)."),
     counter: Optional[Counter] = typer.Option(None, "--counter", help="Also report this tool's totals "
-                                              "(optional extra: pip install 'archscope[fvcore]')."),
+                                              "(optional extra: pip install 'archscope-yolo[fvcore]')."),
     blocks: BlocksOption = None,
     fuse: FuseOption = None,
     plot: Optional[str] = typer.Option(None, "--plot", help="Also draw the roofline with every layer as a point "

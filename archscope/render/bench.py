@@ -21,7 +21,9 @@ _LEFT = {"from", "module", "bound"}
 STATS_CSV = ["batch", "runs", "outliers", "median_ms", "mean_ms", "p10_ms", "p90_ms", "std_ms", "min_ms", "max_ms",
              "images_per_s", "achieved_flops_per_s", "achieved_bytes_per_s", "predicted_ms", "flops", "bytes"]
 LAYER_CSV = ["batch", "index", "from", "module", "median_ms", "mean_ms", "share", "predicted_ms", "vs_predicted",
-             "achieved_flops_per_s", "achieved_bytes_per_s", "flops", "bytes", "bound"]
+             "achieved_flops_per_s", "achieved_bytes_per_s", "flops", "bytes", "bound",
+             # the batch's whole-model figures on every row (added at the end: the columns above keep their places)
+             "model_median_ms", "model_mean_ms", "layers_sum_ms", "layer_overhead", "layer_runs"]
 
 
 def _ms(value: float | None) -> str:
@@ -143,7 +145,8 @@ def to_markdown(report) -> str:
 
 
 def to_csv(report) -> str:
-    """One row per layer and batch with --per-layer, else one row per batch."""
+    """One row per layer and batch with --per-layer (each row also carries its batch's whole-model median and mean,
+    the sum of the layer medians and the overhead), else one row per batch."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     per_layer = any(s.layers is not None for s in report.batches)
@@ -153,8 +156,11 @@ def to_csv(report) -> str:
             row = stats.to_dict()
             writer.writerow(["" if row.get(c) is None else row[c] for c in STATS_CSV])
             continue
+        whole = {"model_median_ms": stats.median_ms, "model_mean_ms": stats.mean_ms,
+                 "layers_sum_ms": stats.layers_sum_ms, "layer_overhead": stats.layer_overhead,
+                 "layer_runs": stats.layer_runs}
         for layer in stats.layers or []:
-            row = {**layer.to_dict(), "batch": stats.batch, "from": fmt_from(layer.from_)}
+            row = {**layer.to_dict(), **whole, "batch": stats.batch, "from": fmt_from(layer.from_)}
             writer.writerow(["" if row.get(c) is None else row[c] for c in LAYER_CSV])
     return buffer.getvalue()
 

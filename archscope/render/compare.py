@@ -221,27 +221,35 @@ def to_markdown(comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
+COMPARE_CSV = ["section", "key", "model", "figure", "value", "delta", "ratio", "text"]
+
+
 def to_csv(comparison) -> str:
-    """Long format, one figure per line: section, key, model, figure, value, delta and ratio against the first."""
+    """Long format, one figure per line: section, key, model, figure, value, delta and ratio against the first.
+
+    ``value``, ``delta`` and ``ratio`` are numbers (or empty); a figure that is text (a layer's modules, its output
+    shape) has them empty and its text in ``text``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["section", "key", "model", "figure", "value", "delta", "ratio"])
+    writer.writerow(COMPARE_CSV)
     for row in comparison.totals:
         for label, v, d, r in zip(comparison.labels, row.values, row.deltas, row.ratios):
-            writer.writerow(["totals", "", label, row.key, _plain(v), _plain(d), _plain(r)])
+            writer.writerow(["totals", "", label, row.key, _plain(v), _plain(d), _plain(r), ""])
     section = "layer" if comparison.alignment == "index" else "stage"
     for row in comparison.layers:
         first = row.cells[0]
         for k, (label, cell) in enumerate(zip(comparison.labels, row.cells)):
             if cell is None:
                 continue
-            writer.writerow([section, row.key, label, "modules", " ".join(cell.modules), "", ""])
+            writer.writerow([section, row.key, label, "modules", "", "", "", " ".join(cell.modules)])
+            if cell.output is not None:
+                writer.writerow([section, row.key, label, "output", "", "", "", fmt_shape(cell.output)])
             for f in LAYER_FIGURES:
                 v = getattr(cell, f)
                 base = getattr(first, f) if first and k else None
                 d = None if v is None or base is None else v - base
                 r = None if v is None or not base else v / base
-                writer.writerow([section, row.key, label, f, _plain(v), _plain(d), _plain(r)])
+                writer.writerow([section, row.key, label, f, _plain(v), _plain(d), _plain(r), ""])
     return buffer.getvalue()
 
 

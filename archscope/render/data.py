@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import asdict
 
 from archscope.render.cells import (
     attention_gflops_line,
@@ -22,14 +23,27 @@ CSV_COLUMNS = [
     "index", "from", "n", "module", "args", "params", "output_shape", "flops", "mac_flops", "other_flops",
     "gflops_ultralytics", "gflops_legacy", "bytes_unfused", "bytes_fused", "ai_unfused", "ai_fused",
     "activation_bytes", "predicted_ms", "bound",
+    # added after the first release, at the end so that the columns above keep their places
+    "attention_flops", "attention_bytes", "attention_bytes_fused", "score_bytes", "score_shape", "submodule", "depth",
 ]
+# what a sub-module row (--depth) carries; the other columns are empty there
+SUBMODULE_CSV_COLUMNS = {"index", "module", "params", "flops", "mac_flops", "other_flops", "bytes_unfused",
+                         "predicted_ms", "submodule", "depth"}
 
 
 def to_json(report) -> str:
     return json.dumps(report.to_dict(), indent=2) + "\n"
 
 
-def to_csv(report) -> str:
+def _cell(value) -> object:
+    return "" if value is None else value
+
+
+def to_csv(report, *, depth: int | None = None) -> str:
+    """One row per YAML layer, each followed by its sub-modules down to ``depth`` (None: all the report holds).
+
+    A layer row has ``depth`` 0 and an empty ``submodule``; a sub-module row has the layer's ``index``, its path
+    inside the layer in ``submodule`` (``m.0.attn.qkv``), its depth, and its own class, params and costs."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -42,8 +56,16 @@ def to_csv(report) -> str:
             "output_shape": json.dumps(layer.output_shape),
             "ai_unfused": ai.get("unfused"),
             "ai_fused": ai.get("fused"),
+            "score_shape": None if layer.score_shape is None else json.dumps(layer.score_shape),
+            "submodule": None,
+            "depth": 0,
         }
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in CSV_COLUMNS])
+        writer.writerow([_cell(row.get(c)) for c in CSV_COLUMNS])
+        for sub in layer.submodules:
+            if depth is not None and sub.depth > depth:
+                continue
+            sub_row = {**asdict(sub), "index": layer.index, "submodule": sub.path}
+            writer.writerow([_cell(sub_row.get(c)) if c in SUBMODULE_CSV_COLUMNS else "" for c in CSV_COLUMNS])
     return buffer.getvalue()
 
 

@@ -28,7 +28,7 @@ def render_text(report, fmt: str, *, depth: int = 0, width: int | None = None) -
     if fmt == "csv":
         from archscope.render.data import to_csv
 
-        return to_csv(report)
+        return to_csv(report, depth=depth)
     if fmt == "md":
         from archscope.render.data import to_markdown
 

@@ -34,7 +34,8 @@ def _matplotlib():
         from matplotlib.lines import Line2D
         from matplotlib.ticker import EngFormatter
     except ImportError:
-        raise ArchscopeError("--plot needs matplotlib, which is not installed: pip install 'archscope[plot]'") from None
+        raise ArchscopeError("--plot needs matplotlib, which is not installed: "
+                             "pip install 'archscope-yolo[plot]'") from None
     return Figure, Line2D, EngFormatter
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from archscope.reports.schema import known_fields, require_schema
+from archscope.util.show import text_of
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -153,6 +154,17 @@ class BenchReport:
     @property
     def device(self) -> str:
         return self.environment.device
+
+    def __str__(self) -> str:
+        """The statistics table (and per-layer tables) that ``archscope bench`` prints (``print(report)``)."""
+        return text_of("bench", self)
+
+    def __repr__(self) -> str:
+        m = self.model
+        where = m.path + (f":{m.scale}" if m.scale else "")
+        timed = ", ".join(f"batch {s.batch} median {s.median_ms:.4g} ms" for s in self.batches)
+        return f"<BenchReport {where} {'x'.join(map(str, m.imgsz))} on {self.environment.device} " \
+               f"{self.environment.dtype}: {timed or 'no runs'}>"
 
     def batch(self, size: int) -> BatchStats:
         """The statistics at batch ``size`` (KeyError if it was not timed)."""

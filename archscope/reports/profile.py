@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from archscope.errors import ArchscopeError
 from archscope.reports.schema import known_fields, require_schema
+from archscope.util.show import text_of
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -139,6 +140,21 @@ class ModelReport:
     @property
     def analysed(self) -> bool:
         return self.totals.flops is not None
+
+    def __str__(self) -> str:
+        """The per-layer table and summary that ``archscope profile`` prints (``print(report)``)."""
+        return text_of("profile", self)
+
+    def __repr__(self) -> str:
+        m, t = self.model, self.totals
+        where = m.path + (f":{m.scale}" if m.scale else "")
+        figures = [f"{len(self.layers)} layers", f"{t.params:,} params"]
+        if t.flops is not None:
+            figures.append(f"{t.flops / 1e9:.4g} GFLOPs")
+        if t.predicted_ms is not None and m.device_spec:
+            figures.append(f"{t.predicted_ms:.4g} {m.predicted_unit or 'ms'} on {m.device_spec}")
+        return f"<ModelReport {where} {'x'.join(map(str, m.imgsz))} batch {m.batch}{' fused' if m.fused else ''}: " \
+               f"{', '.join(figures)}>"
 
     def to_dict(self) -> dict[str, Any]:
         out = {
