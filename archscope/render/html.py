@@ -45,7 +45,7 @@ figcaption { color: #555; font-size: 0.85rem; }
 footer { margin-top: 2.5rem; color: #888; font-size: 0.8rem; }
 """
 
-NO_CHARTS = "charts need matplotlib, which is not installed: pip install 'archscope[plot]'"
+NO_CHARTS = "charts need matplotlib, which is not installed: pip install 'archscope-yolo[plot]'"
 
 
 def esc(text: object) -> str:
