@@ -89,10 +89,11 @@ def profile(
         device = load_device(device_spec)
         device.peak(dtype)  # fail now, with the device's dtypes listed, not after the counting
     if counter is not None:
-        from archscope.analysis.crosscheck import COUNTERS
+        from archscope.analysis.crosscheck import COUNTERS, require
 
         if counter not in COUNTERS:
             raise ArchscopeError(f"--counter must be one of {', '.join(COUNTERS)}, got {counter!r}")
+        require(counter)  # a missing package is said before the model is built and counted
 
     if blocks:
         from archscope.build.plugins import load_blocks

@@ -476,6 +476,18 @@ def explain(counter: str, tool: ToolCount, items: tuple[GapItem, ...], archscope
 
 # ----------------------------------------------------------------------------------------- entry points
 
+_IMPORTS = {"fvcore": "fvcore.nn", "thop": "thop", "ptflops": "ptflops", "calflops": "calflops",
+            "torchinfo": "torchinfo"}
+
+
+def require(counter: str) -> None:
+    """Fail now, in one line, when the counter's package (or what it imports) is missing: before any counting."""
+    key = counter.strip().lower()
+    if key not in _IMPORTS:
+        raise ArchscopeError(f"unknown counter '{counter}': choose from {', '.join(COUNTERS)}")
+    _require(key, _IMPORTS[key])
+
+
 
 def crosscheck(model: Any, inputs: Any, counter: str, ops=None, *, layers: str | None = "layers") -> CrossCheck:
     """Run one third-party counter on a real CPU model and input; with archscope's per-op records ``ops`` (from
@@ -484,9 +496,7 @@ def crosscheck(model: Any, inputs: Any, counter: str, ops=None, *, layers: str |
     if key not in _TOOLS:
         raise ArchscopeError(f"unknown counter '{counter}': choose from {', '.join(COUNTERS)}")
     args = _as_tuple(inputs)
-    _tool_module = {"fvcore": "fvcore.nn", "thop": "thop", "ptflops": "ptflops", "calflops": "calflops",
-                    "torchinfo": "torchinfo"}[key]
-    _require(key, _tool_module)
+    require(key)
     _check_real(model, args)
     tool = _TOOLS[key](model, args)
     package, version = _package(key)

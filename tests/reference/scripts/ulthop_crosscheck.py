@@ -25,11 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/ for offic
 def main() -> None:
     import thop
     import torch
-
     from crosscheck_models import small_model  # the hand-written model (plain torch; no archscope in it)
-    from ultralytics.nn.tasks import DetectionModel
-
     from official_configs import official_cfg_dir
+    from ultralytics.nn.tasks import DetectionModel
 
     assert version("ultralytics-thop") == thop.__version__, "the module thop is not ultralytics-thop here"
     model, x = small_model()
@@ -38,7 +36,8 @@ def main() -> None:
     cfg = official_cfg_dir() / "v10" / "yolov10n.yaml"
     yolo = DetectionModel(str(cfg), verbose=False).eval()
     big, _ = thop.profile(copy.deepcopy(yolo), inputs=(torch.zeros(1, 3, 640, 640),), verbose=False)
-    print(f'"""ultralytics-thop {thop.__version__} figures (MACs); made by tests/reference/scripts/ulthop_crosscheck.py."""')
+    made_by = "tests/reference/scripts/ulthop_crosscheck.py"
+    print(f'"""ultralytics-thop {thop.__version__} figures (MACs); made by {made_by}."""')
     print()
     print(f"ULTRALYTICS_THOP_VERSION = {thop.__version__!r}")
     print(f"SMALL_MACS = {int(macs)}")
