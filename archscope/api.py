@@ -82,7 +82,8 @@ def profile(
     ``source`` is a path (``"m.yaml:s"`` picks scale ``s``, as ``scale="s"``) or an already-loaded dict.
     ``dtype`` sets the bytes per element; ``device_spec`` (a preset name such as ``"a100"`` or a YAML/JSON file)
     adds roofline-predicted times; ``depth`` keeps sub-modules down to that depth under each layer; ``real`` counts
-    on real CPU tensors instead of meta; ``counter`` ("fvcore" or "thop") adds that tool's totals for comparison;
+    on real CPU tensors instead of meta; ``counter`` ("fvcore", "thop", "ptflops", "calflops" or "torchinfo")
+    adds that tool's totals for comparison, with the gap explained module by module;
     ``analyse=False`` gives only structure, parameters and shapes; ``blocks`` names user block files or modules to
     register first (see :mod:`archscope.plugins`); ``fuse`` profiles the deployed model, as Ultralytics'
     ``model.fuse()`` leaves it (see :mod:`archscope.build.fuse`; the report says ``model.fused``).
@@ -103,10 +104,11 @@ def profile(
         device = load_device(device_spec)
         device.peak(dtype)  # fail now, with the device's dtypes listed, not after the counting
     if counter is not None:
-        from archscope.analysis.crosscheck import COUNTERS
+        from archscope.analysis.crosscheck import COUNTERS, require
 
         if counter not in COUNTERS:
             raise ArchscopeError(f"--counter must be one of {', '.join(COUNTERS)}, got {counter!r}")
+        require(counter)  # a missing package is said before the model is built and counted
 
     source, scale = split_scale(source, scale)
     if blocks:
@@ -134,12 +136,13 @@ def profile(
 
         add_roofline(report, roofline(device, dtype, costs.ops, layers=range(len(built.layers)), submodules=depth > 0))
     if counter is not None:
-        report.crosscheck.append(_crosscheck(built, counter, report))
+        report.crosscheck.append(_crosscheck(built, counter, report, costs.ops))
     return report
 
 
-def _crosscheck(built: BuiltModel, counter: str, report: ModelReport) -> dict[str, Any]:
-    """Run fvcore or thop on a real CPU copy of the model and put its totals beside archscope's."""
+def _crosscheck(built: BuiltModel, counter: str, report: ModelReport, ops: Any = None) -> dict[str, Any]:
+    """Run a third-party counter on a real CPU copy of the model and put its totals beside archscope's, with the
+    gap explained module by module from archscope's per-op records ``ops``."""
     import copy
 
     import torch
@@ -151,15 +154,17 @@ def _crosscheck(built: BuiltModel, counter: str, report: ModelReport) -> dict[st
     real.model = copy.deepcopy(built.model)
     model = materialize(real, device="cpu")
     x = torch.randn(built.batch, built.ch, *built.imgsz, generator=torch.Generator().manual_seed(0))
-    result = crosscheck(model, (x,), counter)
+    result = crosscheck(model, (x,), counter, ops)
     return {
         "counter": counter,
+        "package": result.package,
         "version": result.version,
         "macs": result.macs,
         "flops_x2": result.flops_x2,
         "archscope_mac_flops": report.totals.mac_flops,
         "explanation": result.explanation,
         "unsupported_ops": result.unsupported_ops,
+        "gap": [g.to_dict() for g in result.gap],
     }
 
 

@@ -166,4 +166,6 @@ def test_small_attention_gets_enough_digits_to_add_up():
     # tiny-detector's C2PSA at 20 x 20: 0.06 GFLOPs of attention; at one decimal the line would read 6.5 + 0.1 = 6.5
     result = runner.invoke(app, ["profile", str(SAMPLES / "tiny-detector.yaml")])
     text = " ".join(result.output.split())
-    assert "hook-based 6.46" in text and "(QK^T, PV): 0.06; with them 6.52 (Ultralytics 8.4 prints 6.52)" in text
+    assert "hook-based 6.46" in text and "(QK^T, PV): 0.06; with them 6.52, the Ultralytics 8.4 figure above" in text
+    # one convention, one rounding, said once: the summary's Ultralytics figure has the attention line's digits
+    assert "GFLOPs (Ultralytics 8.4: 6.52)" in text

@@ -22,7 +22,10 @@ Dtype = Enum("Dtype", {d: d for d in ANALYSIS_DTYPES}, type=str)  # type: ignore
 
 class Counter(str, Enum):
     fvcore = "fvcore"
-    thop = "thop"
+    thop = "thop"  # PyPI thop 0.1.1 or ultralytics-thop 2.x: the same module, told apart by distribution
+    ptflops = "ptflops"
+    calflops = "calflops"
+    torchinfo = "torchinfo"
 
 
 def fail(message: str, code: int) -> None:

@@ -78,7 +78,8 @@ def summary_line(report) -> str:
     parts = [f"{m.name} ({scale}{fused})", f"{t.yaml_layers} YAML layers ({t.layers} modules)",
              f"{t.params:,} parameters"]
     if t.flops is not None:
-        parts.append(f"{t.flops / 1e9:.2f} GFLOPs (Ultralytics: {t.gflops_ultralytics:.1f})")
+        d = ultralytics_digits(report)
+        parts.append(f"{t.flops / 1e9:.2f} GFLOPs (Ultralytics 8.4: {t.gflops_ultralytics:.{d}f})")
         if t.peak_activation_bytes is not None:
             parts.append(f"peak activations {t.peak_activation_bytes / 1e6:.1f} MB {m.dtype}")
     if t.predicted_ms is not None:
@@ -89,28 +90,44 @@ def summary_line(report) -> str:
 
 
 def crosscheck_lines(report) -> list[str]:
-    """One line per --counter backend: its total beside archscope's, and why they differ."""
+    """One line per --counter backend: its total beside archscope's, and why they differ (computed module by module
+    in :mod:`archscope.analysis.crosscheck`). The distribution is named: PyPI thop and ultralytics-thop differ."""
     lines = []
     for c in report.crosscheck:
-        lines.append(f"{c['counter']} {c['version']}: {c['flops_x2'] / 1e9:.2f} GFLOPs "
+        lines.append(f"{c.get('package') or c['counter']} {c['version']}: {c['flops_x2'] / 1e9:.2f} GFLOPs "
                      f"(2 x its {c['macs'] / 1e9:.2f} G multiply-adds) "
                      f"vs archscope mac_flops {c['archscope_mac_flops'] / 1e9:.2f} G; "
                      f"{c['explanation']}")
     return lines
 
 
+def ultralytics_digits(report) -> int:
+    """Decimals for the Ultralytics-convention figure, the same in the summary and the attention line: one, as
+    Ultralytics prints it, unless the attention matmuls are under 1 GFLOP per image, where one decimal would not let
+    the sum visibly add up (6.46 + 0.06 = 6.52, not 6.5 + 0.1 = 6.5)."""
+    t = report.totals
+    if not t.attention_flops:
+        return 1
+    return 1 if t.attention_flops / report.model.batch / 1e9 >= 1 else 2
+
+
 def attention_gflops_line(report) -> str | None:
     """For models with attention: how the GFLOPs conventions differ, and that the difference is the attention
-    matmuls (functional ``@``/``bmm`` calls that module-hook counters cannot see)."""
+    matmuls (functional ``@``/``bmm`` calls that module-hook counters cannot see). The Ultralytics figure is the
+    summary's, at the summary's rounding; it is named, not repeated with other digits."""
     t = report.totals
     if not t.attention_flops or t.gflops_legacy is None:
         return None
     per_image = t.attention_flops / report.model.batch / 1e9
-    d = 1 if per_image >= 1 else 2  # enough digits that the sum visibly adds up when attention is small
+    d = ultralytics_digits(report)
+    with_them = f"{t.gflops_legacy + per_image:.{d}f}"
+    if with_them == f"{t.gflops_ultralytics:.{d}f}":
+        same = "the Ultralytics 8.4 figure above (ultralytics-thop sees them)"
+    else:  # the conventions also differ in how nn.Upsample is charged; say so rather than print two figures as one
+        same = "and Ultralytics 8.4 (above) also charges nn.Upsample its own way"
     return (f"GFLOPs per image: hook-based {t.gflops_legacy:.{d}f} (thop 0.1.1 / Ultralytics <= 8.2, as YOLOv5 and "
-            f"YOLOv10 print it) misses the attention matmuls (QK^T, PV): {per_image:.{d}f}; with them "
-            f"{t.gflops_legacy + per_image:.{d}f} (Ultralytics 8.4 prints {t.gflops_ultralytics:.{d}f}); archscope "
-            f"counts {t.flops / report.model.batch / 1e9:.{d}f} with every elementwise op")
+            f"YOLOv10 print it) misses the attention matmuls (QK^T, PV): {per_image:.{d}f}; with them {with_them}, "
+            f"{same}; archscope counts {t.flops / report.model.batch / 1e9:.{d}f} with every elementwise op")
 
 
 def uncounted_line(report) -> str | None:
