@@ -43,7 +43,7 @@ def test_missing_counter_is_one_line_before_any_work(monkeypatch):
     result = CliRunner().invoke(app, ["profile", "sample_configs/tiny-detector.yaml", "--counter", "torchinfo"])
     assert result.exit_code == 2
     assert result.output.strip() == ("archscope: error: --counter torchinfo needs the optional package: "
-                                     "pip install 'archscope[torchinfo]'")
+                                     "pip install 'archscope-yolo[torchinfo]'")
 
 
 def test_summary_and_attention_lines_give_one_ultralytics_figure():
