@@ -12,3 +12,9 @@ torch.set_num_threads(1)
 def cfg_dir():
     """Folder of the official Ultralytics 8.4.190 model YAMLs (downloaded once; see official_configs.py)."""
     return official_cfg_dir()
+
+
+@pytest.fixture(autouse=True)
+def _private_check_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own ``archscope check`` cache (XDG_CACHE_HOME): never the user's, never another test's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

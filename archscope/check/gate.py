@@ -113,6 +113,7 @@ class GateResult:
 class CheckReport:
     results: list[GateResult] = field(default_factory=list)
     schema: str = SCHEMA
+    cached: bool = field(default=False, compare=False)  # answered from archscope.check.cache (not in the JSON)
 
     @property
     def passed(self) -> bool:

@@ -21,3 +21,7 @@ FuseOption = Annotated[Optional[bool], typer.Option(
     "Conv/ConvTranspose, RepConv and RepVGGDW re-parameterised, the one-to-many branch of end-to-end heads dropped "
     "(default: not fused; check: the baseline's).")]
 OutputOption = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file.")]
+NoCacheOption = Annotated[bool, typer.Option(
+    "--no-cache", help="Check afresh: neither read nor write the cache of verdicts (by default a check whose model, "
+    "blocks, device and baseline files, options and archscope version are all unchanged answers from "
+    "$XDG_CACHE_HOME/archscope/check without importing torch).")]
