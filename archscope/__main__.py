@@ -1,3 +1,3 @@
-from archscope.cli.app import main
+from archscope.cli.entry import main
 
 main()

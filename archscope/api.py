@@ -289,11 +289,38 @@ def snapshot(
     return report
 
 
-def check(targets: Sequence[CheckTarget]) -> CheckReport:
-    """Profile every target and run its gates (budgets and/or baseline)."""
+def check(targets: Sequence[CheckTarget], *, blocks: Sequence[str] = (), config: str | None = None,
+          cache: bool = False) -> CheckReport:
+    """Profile every target and run its gates (budgets and/or baseline).
+
+    ``blocks`` names user block files or modules to register first. With ``cache=True`` a check whose inputs are
+    all unchanged since one that ran to a verdict is answered from :mod:`archscope.check.cache` without importing
+    torch (the report then says ``cached``), and a fresh verdict is stored there; ``config`` is the pyproject.toml
+    the targets came from, whose ``[tool.archscope]`` table is part of the key."""
+    key = None
+    if cache:
+        from archscope.check import cache as verdicts
+
+        key = verdicts.cache_key(targets, blocks=blocks, config=config)
+        hit = verdicts.load(key) if key else None
+        if hit is not None:
+            hit.cached = True
+            return hit
+    outcome = _check(targets, blocks)
+    if key:
+        verdicts.store(key, outcome)
+    return outcome
+
+
+def _check(targets: Sequence[CheckTarget], blocks: Sequence[str]) -> CheckReport:
     from archscope.check.gate import CheckReport, check_baseline, check_budgets
     from archscope.reports.profile import read_report
 
+    if blocks:
+        from archscope.build.plugins import load_blocks
+
+        for item in blocks:
+            load_blocks(item)
     outcome = CheckReport()
     for target in targets:
         baseline = read_report(target.baseline) if target.baseline else None

@@ -22,3 +22,9 @@ def _no_timing_trust_warnings(monkeypatch):
     from archscope.measure import trust
 
     monkeypatch.setattr(trust, "assess", lambda *args, **kwargs: [])
+
+
+@pytest.fixture(autouse=True)
+def _private_check_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own ``archscope check`` cache (XDG_CACHE_HOME): never the user's, never another test's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

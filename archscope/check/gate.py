@@ -19,11 +19,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archscope.errors import ArchscopeError
-from archscope.reports.profile import ModelReport
 from archscope.vocab import CONVENTIONS
+
+if TYPE_CHECKING:  # annotations only: a cached check (archscope.check.cache) never loads the report types
+    from archscope.reports.profile import ModelReport
 
 SCHEMA = "archscope.check/1"
 PASS, FAIL, REFRESH = "pass", "fail", "refresh"
@@ -113,6 +115,7 @@ class GateResult:
 class CheckReport:
     results: list[GateResult] = field(default_factory=list)
     schema: str = SCHEMA
+    cached: bool = field(default=False, compare=False)  # answered from archscope.check.cache (not in the JSON)
 
     @property
     def passed(self) -> bool:

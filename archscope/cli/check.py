@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import Optional
 
 import typer
 
-from archscope.cli.common import Dtype, handles_errors, load_user_blocks
+from archscope.cli.common import Dtype, handles_errors
 from archscope.cli.options import (
     BlocksOption,
     CheckFormat,
@@ -16,6 +15,7 @@ from archscope.cli.options import (
     DeviceSpecOption,
     FuseOption,
     LegacyDeviceOption,
+    NoCacheOption,
     format_value,
     split_device,
 )
@@ -50,14 +50,15 @@ def check(
     fmt: CheckFormatOption = None,
     blocks: BlocksOption = None,
     fuse: FuseOption = None,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """CI gate: exit 0 when every budget holds, 1 when one fails, 2 on bad input. Appends a Markdown summary to
-    $GITHUB_STEP_SUMMARY when it is set."""
+    $GITHUB_STEP_SUMMARY when it is set. A check whose inputs are all unchanged answers from a cache without
+    importing torch (see --no-cache)."""
     device_spec, _ = split_device("check", device, device_spec)
-    load_user_blocks(blocks)
     from archscope.api import check as run_check
     from archscope.check.gate import budgets_from_options
-    from archscope.check.targets import resolve_targets
+    from archscope.check.targets import find_pyproject, resolve_targets
 
     chosen = _check_format(fmt)
     budgets = budgets_from_options(max_params=max_params, max_gflops=max_gflops, max_bytes=max_bytes,
@@ -65,18 +66,29 @@ def check(
     targets = resolve_targets(models or [], budgets=budgets, baseline=baseline, tolerance=tolerance, config=config,
                               imgsz=imgsz, batch=batch, dtype=dtype.value if dtype else None,
                               device_spec=device_spec, fuse=fuse)
-    outcome = run_check(targets)
-    _write_step_summary(outcome)
-    from archscope.render import verdict
+    discovered = not (budgets.any or baseline) and config is None
+    config_file = None if budgets.any or baseline else (config or find_pyproject())  # where the targets came from
+    outcome = run_check(targets, blocks=blocks or (), config=config_file, cache=not no_cache)
+    if not no_cache:
+        _index_command_line(targets, blocks or (), config_file, discovered, chosen)
+    from archscope.cli.fastpath import show_verdict
 
-    if chosen == "json":
-        sys.stdout.write(verdict.to_json(outcome))
-    elif chosen == "md":
-        sys.stdout.write(verdict.to_markdown(outcome))
-    else:
-        verdict.print_verdict(outcome)
+    show_verdict(outcome, chosen)
     if not outcome.passed:
         raise typer.Exit(1)
+
+
+def _index_command_line(targets, blocks, config_file, discovered: bool, chosen: str) -> None:
+    """Let the next run of this very command line answer before typer is imported (archscope.cli.fastpath)."""
+    from archscope.check import cache
+    from archscope.cli.fastpath import ARGV
+
+    if ARGV is None:  # not the real command line (typer's test runner): nothing to index it by
+        return
+    key = cache.cache_key(targets, blocks=blocks, config=config_file)
+    files = cache.watched_files(targets, blocks=blocks, config=config_file, discovered=discovered)
+    if key and files is not None and cache.entry_path(key).is_file():
+        cache.store_index(ARGV, os.getcwd(), key, chosen, files)
 
 
 def _check_format(fmt: Optional[CheckFormat]) -> str:  # type: ignore[valid-type]
@@ -89,14 +101,6 @@ def _check_format(fmt: Optional[CheckFormat]) -> str:  # type: ignore[valid-type
 
 
 def _write_step_summary(outcome) -> None:
-    """GitHub Actions shows $GITHUB_STEP_SUMMARY on the run's page; append, as other steps write there too."""
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not path:
-        return
-    from archscope.render.verdict import to_markdown
+    from archscope.cli.fastpath import write_step_summary
 
-    try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(to_markdown(outcome) + "\n")
-    except OSError as exc:
-        typer.echo(f"archscope: warning: cannot append to GITHUB_STEP_SUMMARY ({path}): {exc.strerror}", err=True)
+    write_step_summary(outcome)

@@ -123,3 +123,9 @@ RunsOption = Annotated[Optional[int], typer.Option(
     "--runs", help="At least this many timed forwards (alone: exactly this many). Default: 10 runs and 1 s.")]
 MinTimeOption = Annotated[Optional[float], typer.Option(
     "--min-time", help="Keep timing until the timed forwards add up to this many seconds (at least 3 runs).")]
+
+
+NoCacheOption = Annotated[bool, typer.Option(
+    "--no-cache", help="Check afresh: neither read nor write the cache of verdicts (by default a check whose model, "
+    "blocks, device and baseline files, options and archscope version are all unchanged answers from "
+    "$XDG_CACHE_HOME/archscope/check without importing torch).")]
