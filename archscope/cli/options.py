@@ -9,7 +9,7 @@ import typer
 from archscope.cli.common import Dtype, OutputFormat
 
 BlocksOption = Annotated[Optional[list[str]], typer.Option(
-    "--blocks", help="A Python file (or module) with your own blocks; repeatable.")]
+    "--blocks", metavar="<file>", help="A Python file (or module) with your own blocks; repeatable.")]
 DtypeOption = Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes moved and the roofline.")]
 ClassesOption = Annotated[Optional[int], typer.Option("--nc", help="Number of classes (default: the YAML's nc).")]
 ChannelsOption = Annotated[Optional[int], typer.Option(
@@ -21,3 +21,7 @@ FuseOption = Annotated[Optional[bool], typer.Option(
     "Conv/ConvTranspose, RepConv and RepVGGDW re-parameterised, the one-to-many branch of end-to-end heads dropped "
     "(default: not fused; check: the baseline's).")]
 OutputOption = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file.")]
+ColumnsOption = Annotated[Optional[list[str]], typer.Option(
+    "--columns", metavar="<names>", help="The table's columns, in this order: comma-separated names such as "
+    "params,gflops,bound (an unknown name lists them). By default every column that fits the width; the rest are "
+    "named in one line under the table.")]
