@@ -225,16 +225,28 @@ def test_cells_are_text_not_markup():
 COMMANDS = ["profile", "compare", "snapshot", "check", "bench", "blocks", "devices", "calibrate"]
 
 
-def test_help_keeps_brackets():
-    _, out, _ = invoke("check", "--help")
+@pytest.mark.parametrize("columns", ["80", "200"])  # click's plain layout below 100 columns, Rich's panels above
+def test_help_keeps_brackets(columns):
+    _, out, _ = invoke("check", "--help", env={"COLUMNS": columns})
     assert "[tool.archscope]" in " ".join(out.split())
-    _, out, _ = invoke("profile", "--help", env={"COLUMNS": "200"})
-    assert "pip install 'archscope[fvcore]'" in out
+    _, out, _ = invoke("profile", "--help", env={"COLUMNS": columns})
+    assert "pip install 'archscope[fvcore]'" in " ".join(out.split())
+    assert ("╭" in out) == (columns == "200")
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
-def test_help_shows_no_type_noise(command):
+def test_help_at_80_columns_cuts_nothing(command):
     code, out, _ = invoke(*([command] if command else []), "--help")
+    assert code == 0 and "…" not in out
+    assert not [line for line in out.splitlines() if len(line) > 80]
+    if command is None:
+        assert "arithmetic..." not in out and "intensity and roofline time" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_shows_no_type_noise(command, columns):
+    code, out, _ = invoke(*([command] if command else []), "--help", env={"COLUMNS": columns})
     assert code == 0
     assert "<bool>" not in out and "<list[" not in out
     assert not re.search(r"\\\[", out)  # escaping never shows
