@@ -267,3 +267,12 @@ def test_shell_completion():
     env = {"_ARCHSCOPE_COMPLETE": "complete_bash", "COMP_WORDS": "archscope profile --format j", "COMP_CWORD": "3"}
     result = runner.invoke(app, [], env=env, prog_name="archscope")
     assert "json" in result.stdout.split()
+
+
+def test_check_and_bench_take_columns_too():
+    code, out, _ = invoke("check", SAMPLE, "--max-params", "5M", "--columns", "figure,actual,verdict")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["figure", "actual", "verdict"] and lines[1].split() == ["params", "2,593,740", "pass"]
+    code, out, err = invoke("bench", SAMPLE, "--device", "cpu", "--columns", "median,zz")
+    assert code == 2 and out == "" and "unknown column 'zz' for bench" in err  # refused before any timing

@@ -7,7 +7,14 @@ from typing import Optional
 import typer
 
 from archscope.cli.common import deliver, handles_errors, load_user_blocks
-from archscope.cli.options import BlocksOption, ChannelsOption, ClassesOption, FormatOption, OutputOption
+from archscope.cli.options import (
+    BlocksOption,
+    ChannelsOption,
+    ClassesOption,
+    ColumnsOption,
+    FormatOption,
+    OutputOption,
+)
 
 
 @handles_errors
@@ -39,6 +46,7 @@ def bench(
     fmt: FormatOption = None,
     output: OutputOption = None,
     blocks: BlocksOption = None,
+    columns: ColumnsOption = None,
 ) -> None:
     """Time real forward passes (random seeded weights): median, mean, p10/p90, std, throughput, achieved FLOP/s."""
     load_user_blocks(blocks)
@@ -50,15 +58,21 @@ def bench(
     if output:
         check_writable(output)
     chosen = format_for(output, fmt.value if fmt else None)
+    from archscope.render.bench import check_columns
+    from archscope.render.fit import parse_columns
+
+    check_columns(parse_columns(columns))
     with progress_bar() as progress:
         report = run_bench(model, scale=scale, nc=nc, ch=ch, imgsz=imgsz, batch=batch, device=device, dtype=dtype,
                            channels_last=channels_last, fuse=fuse, compile=compile_, threads=threads,
                            warmup=warmup, runs=runs, min_time=min_time, seed=seed, per_layer=per_layer,
                            device_spec=device_spec, progress=progress)
-    _emit_bench(report, chosen, output)
+    _emit_bench(report, chosen, output, columns)
 
 
-def _emit_bench(report, chosen: str, output: Optional[str]) -> None:
+def _emit_bench(report, chosen: str, output: Optional[str], columns: Optional[list[str]] = None) -> None:
     from archscope.render.bench import print_bench, render_bench
+    from archscope.render.fit import parse_columns
 
-    deliver(chosen, output, "bench report", lambda fmt: render_bench(report, fmt), lambda: print_bench(report))
+    deliver(chosen, output, "bench report", lambda fmt: render_bench(report, fmt),
+            lambda: print_bench(report, columns=parse_columns(columns)))

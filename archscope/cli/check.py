@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from archscope.cli.common import Dtype, OutputFormat, handles_errors, load_user_blocks
-from archscope.cli.options import BlocksOption, FuseOption
+from archscope.cli.options import BlocksOption, ColumnsOption, FuseOption
 from archscope.errors import ArchscopeError
 
 
@@ -41,6 +41,7 @@ def check(
     fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default), json or markdown."),
     blocks: BlocksOption = None,
     fuse: FuseOption = None,
+    columns: ColumnsOption = None,
 ) -> None:
     """CI gate: exit 0 when every budget holds, 1 when one fails, 2 on bad input. Appends a Markdown summary to
     $GITHUB_STEP_SUMMARY when it is set."""
@@ -64,7 +65,9 @@ def check(
     elif chosen == "md":
         sys.stdout.write(verdict.to_markdown(outcome))
     else:
-        verdict.print_verdict(outcome)
+        from archscope.render.fit import parse_columns
+
+        verdict.print_verdict(outcome, columns=parse_columns(columns))
     if not outcome.passed:
         raise typer.Exit(1)
 

@@ -57,7 +57,7 @@ COLUMNS = [Col("model", "model", priority=0, fold=True, least=16), Col("figure",
            Col("note", "note", priority=3, fold=True, least=20)]
 
 
-def print_verdict(report, console: Console | None = None) -> None:
+def print_verdict(report, console: Console | None = None, columns=None) -> None:
     if console is None:
         console = output_console(160)  # a CI log without $COLUMNS: no terminal width to respect
     rows = []
@@ -65,8 +65,8 @@ def print_verdict(report, console: Console | None = None) -> None:
         cells = _cells(result, {k: v[0] for k, v in _VERDICT.items()})
         style = _VERDICT[result.status][1]
         rows.append([Text(c, style=style if i == 5 else "") for i, c in enumerate(cells)])
-    table, dropped = fit_table(COLUMNS, rows, console.width)
-    if dropped and len(rows) > 1:  # short of room: the model as a heading over its gates frees its column
+    table, dropped = fit_table(COLUMNS, rows, console.width, wanted=columns)
+    if dropped and len(rows) > 1 and not columns:  # short of room: the model as a heading frees its column
         groups: dict[str, list] = {}
         for row in rows:
             groups.setdefault(row[0].plain, []).append(row[1:])
