@@ -53,7 +53,7 @@ def blocks(
     console = output_console(220)
     table, dropped = fit_table(cols, rows, console.width, wanted=parse_columns(columns))
     console.print(table)
-    note = dropped_line(dropped, console.width, "--columns chooses them")
+    note = dropped_line(dropped, console.width, "--columns chooses")
     if note:
         console.print(note, style="dim", markup=False)
 
@@ -86,7 +86,7 @@ def devices(
     console = output_console(220)
     table, dropped = fit_table(cols, rows, console.width, wanted=parse_columns(columns))
     console.print(table)
-    note = dropped_line(dropped, console.width, "--columns chooses them")
+    note = dropped_line(dropped, console.width, "--columns chooses")
     if note:
         console.print(note, style="dim", markup=False)
     console.print("Aliases, full sources and notes: archscope devices --format json", style="dim")

@@ -123,7 +123,7 @@ def _print_table(console: Console, header: list[str], rows: list[list[str]],
                  wanted: list[str] | None = None) -> None:
     table, dropped = fit_table(_cols(header), rows, console.width, wanted=_known(header, wanted))
     console.print(table)
-    note = dropped_line(dropped, console.width, "-f csv has every figure")
+    note = dropped_line(dropped, console.width, "--columns chooses")
     if note:
         console.print(Text(note, style="dim"))
 

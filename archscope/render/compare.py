@@ -191,13 +191,13 @@ def renderable(comparison, width: int | None = None) -> Group:
     first_number = 4 if comparison.alignment == "index" else 3
     totals, dropped = _rich_table(t_header, t_rows, 1, width)
     parts: list[RenderableType] = [Text(headline(comparison), style="bold"), totals]
-    notes = [dropped_line(sorted(set(dropped), key=dropped.index), width, "-f csv has every figure")]
+    notes = [dropped_line(sorted(set(dropped), key=dropped.index), width, "-f csv has all")]
     parts.append(Text(""))
     if l_rows:
         layers, dropped = _rich_table(l_header, l_rows, first_number, width)
         parts += [Text("Layers that differ" if comparison.alignment == "index" else "Stages that differ",
                        style="bold"), layers]
-        notes.append(dropped_line(sorted(set(dropped), key=dropped.index), width, "-f csv has every figure"))
+        notes.append(dropped_line(sorted(set(dropped), key=dropped.index), width, "-f csv has all"))
     parts += [Text(line, style="dim") for line in footer_lines(comparison)]
     parts += [Text(line, style="dim") for line in dict.fromkeys(n for n in notes if n)]
     return Group(*parts)

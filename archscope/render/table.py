@@ -35,7 +35,7 @@ PROFILE_COLUMNS = {
     "pred ms": Col("pred ms", "pred", number=True, priority=1, aliases=("predms", "ms", "predicted")),
     "bound": Col("bound", "bound", priority=2),
 }
-COLUMNS_HINT = "--columns chooses them, -f csv has every one"
+COLUMNS_HINT = "--columns chooses"
 
 
 def build_table(report, *, depth: int = 0, width: int | None = None,

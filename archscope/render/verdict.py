@@ -78,7 +78,7 @@ def print_verdict(report, console: Console | None = None, columns=None) -> None:
             console.print(table)
     else:
         console.print(table)
-    note = dropped_line(dropped, console.width, "-f json has every figure")
+    note = dropped_line(dropped, console.width, "--columns chooses")
     if note:
         console.print(Text(note, style="dim"))
     console.print(Text(summary(report), style="bold green" if report.passed else "bold red"))
