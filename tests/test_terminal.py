@@ -276,3 +276,20 @@ def test_check_and_bench_take_columns_too():
     assert lines[0].split() == ["figure", "actual", "verdict"] and lines[1].split() == ["params", "2,593,740", "pass"]
     code, out, err = invoke("bench", SAMPLE, "--device", "cpu", "--columns", "median,zz")
     assert code == 2 and out == "" and "unknown column 'zz' for bench" in err  # refused before any timing
+
+
+def test_compare_at_80_columns_shows_each_models_figures_and_drops_repeated_columns_whole():
+    from archscope.api import compare
+    from archscope.render.compare import fmt_value, print_comparison
+
+    comparison = compare([f"{SAMPLE}:n", f"{SAMPLE}:s", MHSA])
+    text = render(lambda c: print_comparison(comparison, c))
+    assert_fits(text)
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("figure"))
+    assert header.split().count("Δ") in (0, 2) and header.split().count("x") in (0, 2)  # all of a kind or none
+    for row in comparison.totals:
+        line = next(line for line in lines if line.startswith(row.label + " ") or line.startswith(row.label + "  "))
+        shown = line[len(row.label):].split()
+        values = [fmt_value(v, row.kind) for v in row.values]
+        assert [c for c in shown if c in values] == values  # every model's figure, whole, in model order

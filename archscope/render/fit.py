@@ -99,8 +99,9 @@ def layout(cols: Sequence[Col], rows: Sequence[Sequence[str | Text]], width: int
 
     while width is not None and len(kept) > 1 and total(kept) > width:
         worst = max(kept, key=lambda i: (cols[i].priority, kept.index(i)))  # lowest priority, rightmost first
-        kept.remove(worst)
-        dropped.append(worst)
+        for i in [i for i in kept if cols[i].header == cols[worst].header]:  # a repeated column goes as a whole
+            kept.remove(i)
+            dropped.append(i)
     widths = {i: least[i] if width is not None else natural[i] for i in kept}
     spare = 0 if width is None else width - total(kept)
     short = sorted((i for i in kept if widths[i] < natural[i]), key=lambda i: cols[i].priority)
