@@ -12,6 +12,7 @@ from archscope.cli.options import (
     BlocksOption,
     ChannelsOption,
     ClassesOption,
+    ColumnsOption,
     FormatOption,
     MinTimeOption,
     OutputOption,
@@ -50,6 +51,7 @@ def bench(
     fmt: FormatOption = None,
     output: OutputOption = None,
     blocks: BlocksOption = None,
+    columns: ColumnsOption = None,
 ) -> None:
     """Time real forward passes (random seeded weights): median, mean, p10/p90, std, throughput, achieved FLOP/s.
     Warns when the numbers are not to be trusted (wide spread, mean far from median, a loaded or throttled CPU)."""
@@ -62,6 +64,10 @@ def bench(
     if output:
         check_writable(output)
     chosen = format_for(output, fmt.value if fmt else None)
+    from archscope.render.bench import check_columns
+    from archscope.render.fit import parse_columns
+
+    check_columns(parse_columns(columns))
     with progress_bar() as progress:
         report = run_bench(model, scale=scale, nc=nc, ch=ch, imgsz=imgsz, batch=batch, device=device, dtype=dtype,
                            channels_last=channels_last, fuse=fuse, compile=compile_, threads=threads,
@@ -72,10 +78,12 @@ def bench(
     for note in report.notes:
         if is_warning(note):  # also in the report's notes; here too, as a file or JSON on stdout would hide them
             typer.echo(f"archscope: warning: {note}", err=True)
-    _emit_bench(report, chosen, output)
+    _emit_bench(report, chosen, output, columns)
 
 
-def _emit_bench(report, chosen: str, output: Optional[str]) -> None:
+def _emit_bench(report, chosen: str, output: Optional[str], columns: Optional[list[str]] = None) -> None:
     from archscope.render.bench import print_bench, render_bench
+    from archscope.render.fit import parse_columns
 
-    deliver(chosen, output, "bench report", lambda fmt: render_bench(report, fmt), lambda: print_bench(report))
+    deliver(chosen, output, "bench report", lambda fmt: render_bench(report, fmt),
+            lambda: print_bench(report, columns=parse_columns(columns)))

@@ -12,6 +12,7 @@ from archscope.cli.options import (
     BlocksOption,
     CheckFormat,
     CheckFormatOption,
+    ColumnsOption,
     DeviceSpecOption,
     FuseOption,
     LegacyDeviceOption,
@@ -51,6 +52,7 @@ def check(
     blocks: BlocksOption = None,
     fuse: FuseOption = None,
     no_cache: NoCacheOption = False,
+    columns: ColumnsOption = None,
 ) -> None:
     """CI gate: exit 0 when every budget holds, 1 when one fails, 2 on bad input. Appends a Markdown summary to
     $GITHUB_STEP_SUMMARY when it is set. A check whose inputs are all unchanged answers from a cache without
@@ -69,11 +71,11 @@ def check(
     discovered = not (budgets.any or baseline) and config is None
     config_file = None if budgets.any or baseline else (config or find_pyproject())  # where the targets came from
     outcome = run_check(targets, blocks=blocks or (), config=config_file, cache=not no_cache)
-    if not no_cache:
+    if not no_cache and not columns:  # the pre-typer replay shows the default columns only
         _index_command_line(targets, blocks or (), config_file, discovered, chosen)
     from archscope.cli.fastpath import show_verdict
 
-    show_verdict(outcome, chosen)
+    show_verdict(outcome, chosen, columns=columns)
     if not outcome.passed:
         raise typer.Exit(1)
 

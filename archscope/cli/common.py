@@ -56,17 +56,20 @@ def handles_errors(command):
     return wrapper
 
 
-def emit_report(report, fmt: Optional[OutputFormat], output: Optional[str], depth: int) -> None:
+def emit_report(report, fmt: Optional[OutputFormat], output: Optional[str], depth: int,
+                columns: Optional[list[str]] = None) -> None:
     from archscope.render.formats import format_for, render_text
 
     chosen = format_for(output, fmt.value if fmt else None)
     if output or chosen != "table":  # the table shows them itself; elsewhere they must not vanish into a file
         for finding in getattr(report, "findings", []):
             typer.echo(f"archscope: warning: {finding.message}", err=True)
+    from archscope.render.fit import parse_columns
     from archscope.render.table import print_report
 
-    deliver(chosen, output, "report", lambda fmt: render_text(report, fmt, depth=depth),
-             lambda: print_report(report, depth=depth))
+    wanted = parse_columns(columns)
+    deliver(chosen, output, "report", lambda fmt: render_text(report, fmt, depth=depth, columns=wanted),
+             lambda: print_report(report, depth=depth, columns=wanted))
 
 
 def deliver(chosen: str, output: Optional[str], what: str, render, print_table) -> None:

@@ -39,8 +39,9 @@ def answer_check_from_cache(argv: list[str]) -> None:
     raise SystemExit(0 if outcome.passed else 1)
 
 
-def show_verdict(outcome, chosen: str) -> None:
-    """What ``check`` prints for a verdict, cached or not: the note, the step summary, then the verdict."""
+def show_verdict(outcome, chosen: str, columns: list[str] | None = None) -> None:
+    """What ``check`` prints for a verdict, cached or not: the note, the step summary, then the verdict (the table
+    with the ``--columns`` asked for)."""
     from archscope.render import verdict
 
     if outcome.cached:
@@ -52,7 +53,9 @@ def show_verdict(outcome, chosen: str) -> None:
     elif chosen == "md":
         sys.stdout.write(verdict.to_markdown(outcome))
     else:
-        verdict.print_verdict(outcome)
+        from archscope.render.fit import parse_columns
+
+        verdict.print_verdict(outcome, columns=parse_columns(columns))
 
 
 def write_step_summary(outcome) -> None:

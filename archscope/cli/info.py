@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from archscope.cli.common import handles_errors
-from archscope.cli.options import DevicesFormatOption, format_value
+from archscope.cli.options import ColumnsOption, DevicesFormatOption, format_value
 from archscope.errors import ArchscopeError
 
 
@@ -16,21 +16,23 @@ from archscope.errors import ArchscopeError
 def blocks(
     family: Optional[str] = typer.Option(None, "--family", help="Only this family (e.g. csp, heads, user)."),
     user_blocks: Optional[list[str]] = typer.Option(None, "--blocks", help="Also load this blocks file or module "
-                                                    "(repeatable)."),
+                                                    "(repeatable).", metavar="<file>"),
+    columns: ColumnsOption = None,
 ) -> None:
     """List the registered blocks: YAML name, family, signature, channel and repeat rule."""
-    from rich.console import Console
-    from rich.table import Table
-
     from archscope.build.catalog import default_registry
     from archscope.build.plugins import entry_point_names, load_blocks
 
     registry = default_registry()
     for item in user_blocks or ():
         load_blocks(item)
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("name", "family", "signature", "channels", "repeat", "also answers to"):
-        table.add_column(column, overflow="fold")
+    from archscope.render.fit import Col, dropped_line, fit_table, output_console, parse_columns
+
+    cols = [Col("name", "name", priority=0, fold=True), Col("family", "family", priority=3),
+            Col("signature", "signature", priority=1, fold=True, least=20),
+            Col("channels", "channels", priority=2, fold=True), Col("repeat", "repeat", priority=2, fold=True),
+            Col("also answers to", "aliases", priority=4, fold=True)]
+    rows: list[list[str]] = []
     shown = 0
     known: set[str] = set()
     for spec in registry.blocks():
@@ -38,47 +40,55 @@ def blocks(
         if family and spec.family != family:
             continue
         name = spec.name + (f" [{spec.dialect} dialect]" if spec.dialect else "")
-        table.add_row(name, spec.family, spec.display_signature(), spec.channels.describe(),
-                      spec.repeat.describe(), ", ".join(spec.aliases))
+        rows.append([name, spec.family, spec.display_signature(), spec.channels.describe(),
+                     spec.repeat.describe(), ", ".join(spec.aliases)])
         shown += 1
     if not family or family == "plugin":
         for name in entry_point_names():  # listed from package metadata; imported only when a YAML uses them
             if name not in known:
-                table.add_row(name, "plugin", "(loaded when a YAML uses it)", "", "", "")
+                rows.append([name, "plugin", "(loaded when a YAML uses it)", "", "", ""])
                 shown += 1
     if family and not shown:
         raise ArchscopeError(f"no blocks in family {family!r}")
-    Console().print(table)
+    console = output_console(220)
+    table, dropped = fit_table(cols, rows, console.width, wanted=parse_columns(columns))
+    console.print(table)
+    note = dropped_line(dropped, console.width, "--columns chooses")
+    if note:
+        console.print(note, style="dim", markup=False)
 
 
 @handles_errors
 def devices(
     fmt: DevicesFormatOption = None,
+    columns: ColumnsOption = None,
 ) -> None:
     """List the roofline device presets: peak FLOP/s per dtype, bandwidth, ridge point and source."""
     import json
 
-    from rich.console import Console
-    from rich.table import Table
-
     from archscope.devices.presets import PRESETS
+    from archscope.render.fit import Col, dropped_line, fit_table, output_console, parse_columns
 
     if format_value(fmt) == "json":
         sys.stdout.write(json.dumps([spec.to_dict() for spec in PRESETS.values()], indent=2) + "\n")
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("name", "peak TFLOP/s by dtype", "GB/s", "ridge FLOP/B", "source"):
-        table.add_column(column, no_wrap=column != "peak TFLOP/s by dtype", overflow="ellipsis",
-                         justify="right" if column in ("GB/s", "ridge FLOP/B") else "left")
+    cols = [Col("name", "name", priority=0), Col("peak TFLOP/s by dtype", "peak", priority=0, fold=True),
+            Col("GB/s", "bandwidth", number=True, priority=1), Col("ridge FLOP/B", "ridge", priority=2, fold=True),
+            Col("source", "source", priority=3, fold=True, least=40)]
+    rows = []
     for spec in PRESETS.values():
         peaks = ", ".join(f"{d} {v / 1e12:g}" for d, v in spec.peak_flops.items())
         first = next(iter(spec.peak_flops))
         ridge = f"{spec.ridge_point(first):.1f} ({first})"
         bandwidth = "relative" if spec.relative_only else f"{spec.bandwidth / 1e9:g}"
         source = spec.source if len(spec.source) <= 60 else spec.source[:57] + "..."
-        table.add_row(spec.name, "relative only" if spec.relative_only else peaks, bandwidth, ridge, source)
-    console = Console()
+        rows.append([spec.name, "relative only" if spec.relative_only else peaks, bandwidth, ridge, source])
+    console = output_console(220)
+    table, dropped = fit_table(cols, rows, console.width, wanted=parse_columns(columns))
     console.print(table)
+    note = dropped_line(dropped, console.width, "--columns chooses")
+    if note:
+        console.print(note, style="dim", markup=False)
     console.print("Aliases, full sources and notes: archscope devices --format json", style="dim")
 
 
@@ -128,3 +138,4 @@ def calibrate(
         typer.echo(f"use it with: archscope profile MODEL.yaml --device-spec {targets[0]}")
     if save_default:
         typer.echo("archscope bench uses it by default for its roofline prediction")
+

@@ -11,7 +11,7 @@ import typer
 from archscope.cli.common import Dtype, OutputFormat
 
 BlocksOption = Annotated[Optional[list[str]], typer.Option(
-    "--blocks", help="A Python file (or module) with your own blocks; repeatable.")]
+    "--blocks", metavar="<file>", help="A Python file (or module) with your own blocks; repeatable.")]
 DtypeOption = Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes moved and the roofline.")]
 ClassesOption = Annotated[Optional[int], typer.Option("--nc", help="Number of classes (default: the YAML's nc).")]
 ChannelsOption = Annotated[Optional[int], typer.Option(
@@ -129,3 +129,9 @@ NoCacheOption = Annotated[bool, typer.Option(
     "--no-cache", help="Check afresh: neither read nor write the cache of verdicts (by default a check whose model, "
     "blocks, device and baseline files, options and archscope version are all unchanged answers from "
     "$XDG_CACHE_HOME/archscope/check without importing torch).")]
+
+
+ColumnsOption = Annotated[Optional[list[str]], typer.Option(
+    "--columns", metavar="<names>", help="The table's columns, in this order: comma-separated names such as "
+    "params,gflops,bound (an unknown name lists them). By default every column that fits the width; the rest are "
+    "named in one line under the table.")]

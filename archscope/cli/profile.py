@@ -11,6 +11,7 @@ from archscope.cli.options import (
     BlocksOption,
     ChannelsOption,
     ClassesOption,
+    ColumnsOption,
     DeviceSpecOption,
     DtypeOption,
     FormatOption,
@@ -43,6 +44,7 @@ def profile(
                                               "(optional extra: pip install 'archscope-yolo[fvcore]')."),
     blocks: BlocksOption = None,
     fuse: FuseOption = None,
+    columns: ColumnsOption = None,
     plot: Optional[str] = typer.Option(None, "--plot", help="Also draw the roofline with every layer as a point "
                                        "(.png, .svg or .html; on --device-spec, default cpu; needs matplotlib)."),
 ) -> None:
@@ -59,7 +61,7 @@ def profile(
     report = run_profile(model, scale=scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
                          device_spec=device_spec, depth=depth, real=real,
                          counter=counter.value if counter else None, blocks=blocks or (), fuse=bool(fuse))
-    emit_report(report, fmt, output, depth)
+    emit_report(report, fmt, output, depth, columns)
     if plot:
         from archscope.compare.comparison import compare_reports
         from archscope.devices.presets import load_device

@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from archscope.errors import ArchscopeError
 from archscope.render.cells import fmt_from
+from archscope.render.fit import Col, dropped_line, fit_table, output_console, select
 from archscope.render.markdown import md_table
 from archscope.util.units import fmt_sig
 
@@ -89,32 +91,69 @@ def overhead_line(stats) -> str:
             f"per-layer overhead {sign}{100 * over:.1f}%")
 
 
-def _table(header: list[str], rows: list[list[str]]) -> Table:
-    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
-    for name in header:
-        table.add_column(name, justify="left" if name in _LEFT else "right", no_wrap=True)
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
-    return table
+# Which columns give way first at a narrow width (highest first); a figure is never cut.
+_PRIORITY = {"batch": 0, "runs": 2, "median ms": 0, "mean ms": 1, "p10 ms": 3, "p90 ms": 3, "std ms": 1, "img/s": 0,
+             "GFLOP/s": 2, "GB/s": 3, "pred ms": 1, "#": 0, "from": 3, "module": 0, "ms": 0, "share": 1, "x pred": 2,
+             "bound": 2}
 
 
-def print_bench(report, *, console: Console | None = None) -> None:
+def _cols(header: list[str]) -> list[Col]:
+    return [Col(name, name, number=name not in _LEFT, priority=_PRIORITY.get(name, 4), fold=name == "from",
+                aliases=(name.removesuffix(" ms"),) if name.endswith(" ms") else ()) for name in header]
+
+
+def _table(header: list[str], rows: list[list[str]], width: int | None = None) -> tuple[Table, list[str]]:
+    return fit_table(_cols(header), rows, width)
+
+
+def _known(header: list[str], wanted: list[str] | None) -> list[str] | None:
+    """The names of ``wanted`` this table has (the stats and per-layer tables share --columns)."""
+    if not wanted:
+        return None
+    cols = _cols(header)
+    mine = []
+    for name in wanted:
+        try:
+            select(cols, [name])
+        except ArchscopeError:
+            continue
+        mine.append(name)
+    return mine or None
+
+
+def _print_table(console: Console, header: list[str], rows: list[list[str]],
+                 wanted: list[str] | None = None) -> None:
+    table, dropped = fit_table(_cols(header), rows, console.width, wanted=_known(header, wanted))
+    console.print(table)
+    note = dropped_line(dropped, console.width, "--columns chooses")
+    if note:
+        console.print(Text(note, style="dim"))
+
+
+def check_columns(columns: list[str] | None) -> None:
+    """A --columns name neither bench table has is a mistake: said before any timing."""
+    for name in columns or ():
+        if not _known(STATS_HEADER, [name]) and not _known(LAYER_HEADER, [name]):
+            known = ", ".join(dict.fromkeys(STATS_HEADER + LAYER_HEADER))
+            raise ArchscopeError(f"unknown column {name!r} for bench; choose from: {known}")
+
+
+def print_bench(report, *, console: Console | None = None, columns: list[str] | None = None) -> None:
     if console is None:
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=200)
+        console = output_console(200)
+    check_columns(columns)
     console.print(Text(headline(report), style="bold"))
     console.print(Text(settings_line(report), style="dim"))
     roofline = roofline_line(report)
     if roofline:
         console.print(Text(roofline, style="dim"))
-    console.print(_table(STATS_HEADER, stats_rows(report)))
+    _print_table(console, STATS_HEADER, stats_rows(report), columns)
     for stats in report.batches:
         if stats.layers is None:
             continue
         console.print()
         console.print(Text(f"per layer, batch {stats.batch}", style="bold"))
-        console.print(_table(LAYER_HEADER, layer_rows(stats)))
+        _print_table(console, LAYER_HEADER, layer_rows(stats), columns)
         console.print(Text(overhead_line(stats)))
     for note in report.notes:
         console.print(Text(f"note: {note}", style="dim"))

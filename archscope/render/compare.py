@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from archscope.render.cells import fmt_shape
+from archscope.render.fit import Col, dropped_line, fit_table, output_console
 from archscope.render.markdown import md_table
 from archscope.util.units import fmt_sig
 
@@ -164,33 +165,48 @@ def footer_lines(comparison) -> list[str]:
 # --- Rich ------------------------------------------------------------------------------------------------------
 
 
-def _rich_table(header, rows, right_from: int) -> Table:
-    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
-    for i, name in enumerate(header):
-        table.add_column(name, justify="right" if i >= right_from else "left", no_wrap=True)
-    for cells, tones in rows:
-        table.add_row(*(Text(c, style=t or "") for c, t in zip(cells, tones)))
-    return table
+def _priority(name: str, i: int, right_from: int) -> int:
+    """At a narrow width: ratios go first, then the output shapes, then deltas; the figures themselves last."""
+    if name == "x":
+        return 3
+    if name == "output":
+        return 4
+    if name.startswith("Δ"):
+        return 2
+    return 0 if i < right_from else 1
 
 
-def renderable(comparison) -> Group:
+def _rich_table(header, rows, right_from: int, width: int | None = None) -> tuple[Table, list[str]]:
+    cols = [Col(name, name, number=i >= right_from, priority=_priority(name, i, right_from),
+                fold=name in ("modules", "module")) for i, name in enumerate(header)]
+    if len(set(header)) != len(header):  # several models: the Δ and x columns repeat; name them apart
+        cols = [Col(c.header, f"{c.key}{i}", c.number, c.priority, c.fold) for i, c in enumerate(cols)]
+    cells = [[Text(c, style=t or "") for c, t in zip(cells, tones)] for cells, tones in rows]
+    return fit_table(cols, cells, width)
+
+
+def renderable(comparison, width: int | None = None) -> Group:
     t_header, t_rows = totals_rows(comparison)
     l_header, l_rows = layer_rows(comparison)
     first_number = 4 if comparison.alignment == "index" else 3
-    parts: list[RenderableType] = [Text(headline(comparison), style="bold"), _rich_table(t_header, t_rows, 1), Text("")]
+    totals, dropped = _rich_table(t_header, t_rows, 1, width)
+    parts: list[RenderableType] = [Text(headline(comparison), style="bold"), totals]
+    notes = [dropped_line(sorted(set(dropped), key=dropped.index), width, "-f csv has all")]
+    parts.append(Text(""))
     if l_rows:
+        layers, dropped = _rich_table(l_header, l_rows, first_number, width)
         parts += [Text("Layers that differ" if comparison.alignment == "index" else "Stages that differ",
-                       style="bold"), _rich_table(l_header, l_rows, first_number)]
+                       style="bold"), layers]
+        notes.append(dropped_line(sorted(set(dropped), key=dropped.index), width, "-f csv has all"))
     parts += [Text(line, style="dim") for line in footer_lines(comparison)]
+    parts += [Text(line, style="dim") for line in dict.fromkeys(n for n in notes if n)]
     return Group(*parts)
 
 
 def print_comparison(comparison, console: Console | None = None) -> None:
     if console is None:
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=220)
-    console.print(renderable(comparison))
+        console = output_console(220)
+    console.print(renderable(comparison, console.width))
 
 
 def to_text(comparison, *, html: bool = False, width: int = 200) -> str:

@@ -20,7 +20,7 @@ def format_for(path: str | None, requested: str | None) -> str:
     return "table"
 
 
-def render_text(report, fmt: str, *, depth: int = 0, width: int | None = None) -> str:
+def render_text(report, fmt: str, *, depth: int = 0, width: int | None = None, columns=None) -> str:
     if fmt == "json":
         from archscope.render.data import to_json
 
@@ -39,4 +39,4 @@ def render_text(report, fmt: str, *, depth: int = 0, width: int | None = None) -
         return profile_page(report, depth=depth)
     from archscope.render.table import export
 
-    return export(report, depth=depth, html=(fmt == "html"), width=width)
+    return export(report, depth=depth, html=(fmt == "html"), width=width, columns=columns)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -14,29 +16,46 @@ from archscope.render.cells import (
     summary_line,
     uncounted_line,
 )
+from archscope.render.fit import Col, dropped_line, fit_table, output_console
 
-_RIGHT = {"#", "n", "params", "GFLOPs", "MB moved", "FLOP/B", "act MB", "attn GFLOPs", "pred ms"}
-_SHRINKABLE = {"arguments": 30, "output": 22, "module": 28}  # everything else keeps its full width
+# Profile columns: the name --columns knows each by, and which give way first at a narrow width (highest first).
+PROFILE_COLUMNS = {
+    "#": Col("#", "index", number=True, priority=0, aliases=("layer",)),
+    "from": Col("from", "from", priority=3),
+    "n": Col("n", "n", number=True, priority=4, aliases=("repeats",)),
+    "params": Col("params", "params", number=True, priority=0, aliases=("parameters",)),
+    "module": Col("module", "module", priority=0),
+    "arguments": Col("arguments", "arguments", priority=6, fold=True, aliases=("args",)),
+    "output": Col("output", "output", priority=4, fold=True, aliases=("shape",)),
+    "GFLOPs": Col("GFLOPs", "gflops", number=True, priority=1, aliases=("flops",)),
+    "MB moved": Col("MB moved", "bytes", number=True, priority=2, aliases=("mb", "mbmoved")),
+    "FLOP/B": Col("FLOP/B", "intensity", number=True, priority=3, aliases=("ai", "flopb")),
+    "act MB": Col("act MB", "act", number=True, priority=5, aliases=("actmb", "activations")),
+    "attn GFLOPs": Col("attn GFLOPs", "attn", number=True, priority=4, aliases=("attngflops", "attention")),
+    "pred ms": Col("pred ms", "pred", number=True, priority=1, aliases=("predms", "ms", "predicted")),
+    "bound": Col("bound", "bound", priority=2),
+}
+COLUMNS_HINT = "--columns chooses"
 
 
-def build_table(report, *, depth: int = 0) -> Table:
+def build_table(report, *, depth: int = 0, width: int | None = None,
+                columns: Sequence[str] | None = None) -> tuple[Table, list[str]]:
+    """The per-layer table within ``width`` characters (None: no limit) and the headers of the columns left out."""
     header, rows = layer_cells(report, depth=depth)
-    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
-    for name in header:
-        table.add_column(name, justify="right" if name in _RIGHT else "left", no_wrap=True,
-                         overflow="ellipsis", max_width=_SHRINKABLE.get(name))
-    for row in rows:
-        style = "dim" if row[0] == "" else None
-        table.add_row(*(Text(cell) for cell in row), style=style)  # Text: brackets in args are not markup
-    return table
+    cols = [PROFILE_COLUMNS.get(name, Col(name, name)) for name in header]
+    styles = ["dim" if row[0] == "" else None for row in rows]
+    return fit_table(cols, rows, width, wanted=columns, row_styles=styles)
 
 
-def print_report(report, *, depth: int = 0, console: Console | None = None) -> None:
+def print_report(report, *, depth: int = 0, console: Console | None = None,
+                 columns: Sequence[str] | None = None) -> None:
     if console is None:
-        console = Console()
-        if not console.is_terminal:  # piped: no terminal width to respect, keep every column whole
-            console = Console(width=220)
-    console.print(build_table(report, depth=depth))
+        console = output_console(220)  # piped with no $COLUMNS: no terminal width to respect
+    table, dropped = build_table(report, depth=depth, width=console.width, columns=columns)
+    console.print(table)
+    note = dropped_line(dropped, console.width, COLUMNS_HINT)
+    if note:
+        console.print(Text(note, style="dim"))
     console.print(Text(summary_line(report), style="bold"))
     gflops = attention_gflops_line(report)
     if gflops:
@@ -50,11 +69,12 @@ def print_report(report, *, depth: int = 0, console: Console | None = None) -> N
         console.print(Text(line, style="yellow"))
 
 
-def export(report, *, depth: int = 0, html: bool = False, width: int | None = None) -> str:
+def export(report, *, depth: int = 0, html: bool = False, width: int | None = None,
+           columns: Sequence[str] | None = None) -> str:
     """Render to a string: plain text for files, or a standalone HTML page."""
     import io
 
     console = Console(record=True, file=io.StringIO(), width=width or 200,
                       color_system="standard" if html else None)
-    print_report(report, depth=depth, console=console)
+    print_report(report, depth=depth, console=console, columns=columns)
     return console.export_html() if html else console.export_text()

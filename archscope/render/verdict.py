@@ -6,10 +6,10 @@ import io
 import json
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from archscope.check.gate import FAIL, PASS, REFRESH
+from archscope.render.fit import Col, dropped_line, fit_table, output_console
 from archscope.render.markdown import md_table
 
 _FIGURE = {  # figure -> (label, unit divisor, format)
@@ -50,20 +50,37 @@ def summary(report) -> str:
     return text
 
 
-def print_verdict(report, console: Console | None = None) -> None:
+# The verdict table's columns; at a narrow width the note goes first, then the baseline, never a figure's digits.
+COLUMNS = [Col("model", "model", priority=0, fold=True, least=16), Col("figure", "figure", priority=0),
+           Col("actual", "actual", number=True, priority=0), Col("limit", "limit", number=True, priority=1),
+           Col("baseline", "baseline", number=True, priority=2), Col("verdict", "verdict", priority=0, fold=True),
+           Col("note", "note", priority=3, fold=True, least=20)]
+
+
+def print_verdict(report, console: Console | None = None, columns=None) -> None:
     if console is None:
-        console = Console()
-        if not console.is_terminal:  # a CI log: no terminal width to respect
-            console = Console(width=160)
-    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
-    for name in HEADER:
-        table.add_column(name, justify="right" if name in ("actual", "limit", "baseline") else "left",
-                         no_wrap=name != "note")
+        console = output_console(160)  # a CI log without $COLUMNS: no terminal width to respect
+    rows = []
     for result in report.results:
         cells = _cells(result, {k: v[0] for k, v in _VERDICT.items()})
         style = _VERDICT[result.status][1]
-        table.add_row(*(Text(c, style=style if i == 5 else "") for i, c in enumerate(cells)))
-    console.print(table)
+        rows.append([Text(c, style=style if i == 5 else "") for i, c in enumerate(cells)])
+    table, dropped = fit_table(COLUMNS, rows, console.width, wanted=columns)
+    if dropped and len(rows) > 1 and not columns:  # short of room: the model as a heading frees its column
+        groups: dict[str, list] = {}
+        for row in rows:
+            groups.setdefault(row[0].plain, []).append(row[1:])
+        cols = COLUMNS[1:]
+        every = [row[1:] for row in rows]
+        for model, group in groups.items():
+            table, dropped = fit_table(cols, group, console.width, measure=every)
+            console.print(Text(model, style="bold"))
+            console.print(table)
+    else:
+        console.print(table)
+    note = dropped_line(dropped, console.width, "--columns chooses")
+    if note:
+        console.print(Text(note, style="dim"))
     console.print(Text(summary(report), style="bold green" if report.passed else "bold red"))
 
 
