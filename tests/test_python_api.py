@@ -218,7 +218,7 @@ def test_the_distribution_name_is_used_wherever_an_install_is_suggested():
     except ImportError:  # Python 3.10
         import tomli as tomllib
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["name"] == "archscope-yolo" and project["scripts"] == {"archscope": "archscope.cli.app:main"}
+    assert project["name"] == "archscope-yolo" and project["scripts"] == {"archscope": "archscope.cli.entry:main"}
     assert "numpy" in " ".join(project["dependencies"])  # torch warns "Failed to initialize NumPy" without it
     texts = {str(p.relative_to(ROOT)): p.read_text() for p in [*(ROOT / "archscope").rglob("*.py"),
                                                                 ROOT / "README.md", ROOT / "setup.sh"]}

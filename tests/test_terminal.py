@@ -230,7 +230,7 @@ def test_help_keeps_brackets(columns):
     _, out, _ = invoke("check", "--help", env={"COLUMNS": columns})
     assert "[tool.archscope]" in " ".join(out.split())
     _, out, _ = invoke("profile", "--help", env={"COLUMNS": columns})
-    assert "pip install 'archscope[fvcore]'" in " ".join(out.split())
+    assert "pip install 'archscope-yolo[fvcore]'" in " ".join(out.split())  # the distribution's name
     assert ("╭" in out) == (columns == "200")
 
 
