@@ -5,12 +5,20 @@ finished importing."""
 
 from __future__ import annotations
 
-import typer
+import sys
 
-from archscope.cli import bench, check, compare, info, profile
+try:  # Ctrl-C while the command line is still importing: one line, exit 130 (main() takes over from there)
+    import typer
+
+    from archscope.cli import bench, check, compare, info, profile
+    from archscope.cli.common import OneLineErrors
+except KeyboardInterrupt:
+    sys.stderr.write("archscope: interrupted\n")
+    raise SystemExit(130) from None
 
 app = typer.Typer(
     name="archscope",
+    cls=OneLineErrors,
     help="What does this architecture change cost, and why? Profile Ultralytics-style model YAMLs.",
     no_args_is_help=True,
     add_completion=False,
@@ -37,7 +45,20 @@ def _root(
 
 
 def main() -> None:
-    app()
+    """The ``archscope`` command. Ctrl-C at any moment prints "archscope: interrupted" and exits 130: the SIGINT
+    handler raises :class:`archscope.errors.Interrupted` (a SystemExit, so no traceback and no "Aborted!")."""
+    import signal
+
+    from archscope.cli.common import interrupted
+
+    try:
+        signal.signal(signal.SIGINT, lambda *_: interrupted())
+    except (ValueError, OSError):  # not the main thread, or no signals here: KeyboardInterrupt is still handled
+        pass
+    try:
+        app()
+    except KeyboardInterrupt:
+        interrupted()
 
 
 if __name__ == "__main__":

@@ -55,7 +55,6 @@ def devices(
     fmt: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="table (default) or json."),
 ) -> None:
     """List the roofline device presets: peak FLOP/s per dtype, bandwidth, ridge point and source."""
-    import json
 
     from rich.console import Console
     from rich.table import Table
@@ -63,7 +62,9 @@ def devices(
     from archscope.devices.presets import PRESETS
 
     if fmt is not None and fmt.value == "json":
-        sys.stdout.write(json.dumps([spec.to_dict() for spec in PRESETS.values()], indent=2) + "\n")
+        from archscope.util.jsonio import dumps_strict  # no NaN/Infinity: such a figure is written as null
+
+        sys.stdout.write(dumps_strict([spec.to_dict() for spec in PRESETS.values()], indent=2) + "\n")
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("name", "peak TFLOP/s by dtype", "GB/s", "ridge FLOP/B", "source"):

@@ -26,7 +26,9 @@ CSV_COLUMNS = [
 
 
 def to_json(report) -> str:
-    return json.dumps(report.to_dict(), indent=2) + "\n"
+    from archscope.util.jsonio import dumps_strict  # no NaN/Infinity: such a figure is written as null
+
+    return dumps_strict(report.to_dict(), indent=2) + "\n"
 
 
 def to_csv(report) -> str:
