@@ -15,10 +15,9 @@ import pytest
 import yaml
 
 hypothesis = pytest.importorskip("hypothesis")
+from fuzz_support import SEEDS, assert_clean, invoke  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-from fuzz_support import SEEDS, assert_clean, invoke  # noqa: E402
 
 FUZZ = settings(max_examples=int(os.environ.get("ARCHSCOPE_FUZZ_EXAMPLES", "60")), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

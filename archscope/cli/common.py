@@ -58,8 +58,10 @@ def _click_errors():
     """click's exception classes: vendored in typer >= 0.22 (typer._click), the click package before."""
     try:
         from typer._click import exceptions
-    except ImportError:  # pragma: no cover - older typer
-        from click import exceptions  # type: ignore[no-redef]
+    except ImportError:  # pragma: no cover - older typer, on the click package
+        import importlib
+
+        exceptions = importlib.import_module("click.exceptions")
     return exceptions.ClickException, getattr(exceptions, "NoArgsIsHelpError", ()), exceptions.UsageError
 
 
