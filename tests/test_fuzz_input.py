@@ -8,6 +8,7 @@ database is kept), so CI keeps fuzzing with inputs the tests have never seen; a 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import tempfile
 
@@ -179,3 +180,81 @@ def test_mutated_options(seed, options):
     if "--imgsz" not in options:
         options = [*options, "--imgsz", "64"]
     _profile(seed, options)
+
+
+_BASELINE: dict[str, str] = {}
+
+
+def _baseline_text() -> str:
+    """One snapshot of the detector seed (made once per session), the JSON the baseline mutations start from."""
+    if not _BASELINE:
+        with tempfile.TemporaryDirectory() as folder:
+            model, out = os.path.join(folder, "model.yaml"), os.path.join(folder, "base.json")
+            with open(model, "w", encoding="utf-8") as handle:
+                handle.write(SEEDS[0])
+            result = invoke(["snapshot", model, "--imgsz", "64", "-o", out])
+            assert result.exit_code == 0, result.output
+            with open(out, encoding="utf-8") as handle:
+                _BASELINE["text"] = handle.read()
+    return _BASELINE["text"]
+
+
+json_values = st.one_of(values, st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1", "[]", "{}"]))
+
+
+@st.composite
+def mutated_baselines(draw):
+    """A report JSON with values replaced (NaN and Infinity spliced in as raw JSON), keys deleted, or cut short."""
+    data = json.loads(_baseline_text())
+    raw: list[tuple[str, str]] = []
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        path = draw(st.sampled_from(list(_paths(data))))
+        if draw(st.booleans()) and path:
+            data = _delete(data, path)
+            continue
+        value = draw(json_values)
+        if isinstance(value, str) and value in ("NaN", "Infinity", "-Infinity", "1e999"):
+            marker = f"@@{len(raw)}@@"
+            raw.append((json.dumps(marker), value))
+            value = marker
+        data = _set(data, path, value)
+    text = json.dumps(data, allow_nan=True, default=str)
+    for marker, value in raw:
+        text = text.replace(marker, value)
+    if draw(st.integers(min_value=0, max_value=9)) == 0:
+        text = text[: draw(st.integers(min_value=0, max_value=len(text)))]
+    return text
+
+
+CHECK_OPTIONS = {
+    "--max-params": st.sampled_from(["5M", "nan", "inf", "1e400", "-1", "5X", "", "0", "1e6"]),
+    "--max-gflops": st.sampled_from(["1", "1.5G", "nan", "1e-400", "abc"]),
+    "--tolerance": st.sampled_from(["1%", "0.01", "nan", "nan%", "100%", "-1", "inf"]),
+    "--gflops-convention": st.sampled_from(["archscope", "ultralytics", "legacy", "thop", ""]),
+}
+
+
+@st.composite
+def check_options(draw):
+    out: list[str] = []
+    for name in draw(st.lists(st.sampled_from(sorted(CHECK_OPTIONS)), max_size=2, unique=True)):
+        out += [name, draw(CHECK_OPTIONS[name])]
+    return out
+
+
+@FUZZ
+@given(text=mutated_baselines(), options=check_options())
+def test_mutated_baselines_and_budgets(text, options):
+    """``check --baseline`` with a damaged report JSON and odd budgets: 0, 2, or 1 only as a gate that failed."""
+    with tempfile.TemporaryDirectory() as folder:
+        model, base = os.path.join(folder, "model.yaml"), os.path.join(folder, "base.json")
+        with open(model, "w", encoding="utf-8") as handle:
+            handle.write(SEEDS[0])
+        with open(base, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        args = ["check", model, "--baseline", base, *options]
+        result = invoke(args)
+        if result.exit_code == 1:  # a gate that failed is exit 1 by design; never an internal error
+            assert "internal error" not in result.output and "Traceback" not in result.output, result.output
+            return
+        assert_clean(result, args)

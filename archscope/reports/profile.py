@@ -186,8 +186,23 @@ def load_report(data: Any, *, file: str | None = None) -> ModelReport:
     try:
         return ModelReport.from_dict(data)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        what = f"missing key {exc.args[0]!r}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
-        raise ArchscopeError(f"malformed archscope report ({what})", file=file) from None
+        raise ArchscopeError(f"malformed archscope report ({_malformed(exc)})", file=file) from None
+
+
+def _malformed(exc: Exception) -> str:
+    """What is wrong with a report dict, in archscope's words (not the dataclass constructor's)."""
+    import re
+
+    if isinstance(exc, KeyError):
+        return f"missing key {str(exc.args[0])[:40]!r}"
+    text = str(exc)
+    missing = re.findall(r"'(\w+)'", text) if "missing" in text and "required" in text else []
+    if missing:
+        return "missing key " + ", ".join(repr(m) for m in missing[:4])
+    unexpected = re.search(r"unexpected keyword argument '(\w+)'", text)
+    if unexpected:
+        return f"unexpected key {unexpected.group(1)!r}"
+    return "a section holds the wrong kind of value (a list, an object or a number where another is expected)"
 
 
 MAX_REPORT_BYTES = 64_000_000  # a report JSON of the largest official model is under 1 MB
