@@ -317,8 +317,28 @@ def _construct(block, args, n, name):
         ) from None
 
 
+def _own_words(exc: BaseException) -> str | None:
+    """The message of a ValueError that archscope's own block code raised (``raise ValueError("cannot split ...")``
+    in archscope/blocks): those are written for the user. None for anything torch or Python raised."""
+    import os
+
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if not isinstance(exc, ValueError) or tb is None:
+        return None
+    blocks = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "blocks") + os.sep
+    if not os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(blocks):
+        return None
+    text = " ".join(str(exc).split())
+    return text[:200] if text else None
+
+
 def _construct_problem(exc: BaseException) -> str:
     """Why a built-in block refused its arguments, in archscope's words (torch's and Python's stay out)."""
+    own = _own_words(exc)
+    if own:
+        return own
     text = str(exc)
     if isinstance(exc, TypeError) and ("positional argument" in text or "keyword argument" in text
                                        or "required" in text):
@@ -438,6 +458,9 @@ def _describe_failure(error, infos, info, shapes):
 
 def _run_problem(error: BaseException) -> str:
     """Why a layer's forward failed on the meta device, in archscope's words."""
+    own = _own_words(error)
+    if own:
+        return own
     text = str(error)
     if "size" in text and ("match" in text or "expected" in text or "shape" in text) or "channels" in text:
         return "its input shapes or channels do not fit its arguments"
