@@ -318,17 +318,21 @@ def _construct(block, args, n, name):
 
 
 def _own_words(exc: BaseException) -> str | None:
-    """The message of a ValueError that archscope's own block code raised (``raise ValueError("cannot split ...")``
-    in archscope/blocks): those are written for the user. None for anything torch or Python raised."""
+    """The message of an error archscope's own block code raised (an ArchscopeError, or ``raise ValueError("cannot
+    split ...")`` in archscope's blocks and helpers): those are written for the user. None for anything torch or
+    Python raised."""
     import os
 
+    if isinstance(exc, ArchscopeError):
+        return exc.message
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     if not isinstance(exc, ValueError) or tb is None:
         return None
-    blocks = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "blocks") + os.sep
-    if not os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(blocks):
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    where = os.path.abspath(tb.tb_frame.f_code.co_filename)
+    if not where.startswith(package) or where.startswith(os.path.join(package, "build") + os.sep):
         return None
     text = " ".join(str(exc).split())
     return text[:200] if text else None
