@@ -57,3 +57,12 @@ class ArchscopeError(Exception):
 
 class GateFailure(Exception):
     """A CI gate did not pass (exit code 1, not an input error)."""
+
+
+class Interrupted(SystemExit):
+    """Ctrl-C in the command line (exit code 130): raised by the CLI's SIGINT handler, which has already said
+    "archscope: interrupted". A SystemExit, so click's "Aborted!" and ``except Exception`` never see it; code that
+    catches SystemExit from user files re-raises this one."""
+
+    def __init__(self) -> None:
+        super().__init__(130)

@@ -8,6 +8,7 @@ deterministic random weights when a real forward is wanted.
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,14 @@ from archscope.errors import ArchscopeError
 from archscope.spec.model_spec import LayerSpec, ModelSpec, Scaling
 from archscope.util.shapes import feature_stride
 from archscope.vocab import ACTIVATIONS
+
+# Limits that refuse a build before it runs out of time or memory (the README's "Errors" section lists them; the
+# YAML-side limits -- file size, nesting, repeats, layers, multiples -- live in archscope.spec.model_spec).
+MAX_BATCH = 65_536
+MAX_IMGSZ = 16_384  # pixels per side
+MAX_CHANNELS = 65_536  # a layer's output channels after width scaling (official models: at most 2048)
+MAX_SCALED_REPEATS = 1_000  # a row's repeat count after depth scaling
+MAX_MODULES = 40_000  # modules + parameters registered for one model (largest official, yolov9e-seg: 3,505)
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class BuiltLayer:
     output_shape: Any = None
     stride: int | None = None
     notice: str | None = None  # set when the block is borrowed from another family (see Registry.borrowed)
+    family: str | None = None  # the registry family of the block built ("user" for --blocks files)
 
 
 @dataclass
@@ -76,11 +86,11 @@ def build_model(spec: ModelSpec, options: BuildOptions = BuildOptions(), registr
     scaling = spec.scaling(options.scale)
     nc = options.nc or spec.nc
     ch_in = options.ch or spec.ch
-    context = BuildContext(default_act=_activation(spec), reg_max=spec.reg_max, end2end=spec.end2end)
+    context = BuildContext(default_act=_activation(spec, device), reg_max=spec.reg_max, end2end=spec.end2end)
 
     modules, sources, multi, infos = [], [], [], []
     channels: list[Any] = []  # output channels of each built layer
-    with build_context(context), torch.device(device):
+    with build_context(context), torch.device(device), _module_budget(spec):
         for row in spec.layers:
             try:
                 module, info, src, is_multi = _build_layer(row, spec, scaling, nc, ch_in, channels, registry, context)
@@ -99,19 +109,58 @@ def build_model(spec: ModelSpec, options: BuildOptions = BuildOptions(), registr
 
 
 def _check_options(options: BuildOptions) -> None:
-    for name, value in (("--batch", options.batch), ("--nc", options.nc), ("--ch", options.ch)):
+    from archscope.spec.model_spec import MAX_CHANNELS as MAX_INPUT_CHANNELS
+    from archscope.spec.model_spec import MAX_CLASSES
+
+    for name, value, limit in (("--batch", options.batch, MAX_BATCH), ("--nc", options.nc, MAX_CLASSES),
+                               ("--ch", options.ch, MAX_INPUT_CHANNELS)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ArchscopeError(f"{name} must be a positive integer, got {value!r}")
+            raise ArchscopeError(f"{name} must be a positive integer, got {_short(value)}")
+        if value is not None and value > limit:
+            raise ArchscopeError(f"{name} {value} is over archscope's limit of {limit}")
     h, w = options.imgsz
     if h < 1 or w < 1:
         raise ArchscopeError(f"--imgsz must be positive, got {h}x{w}")
+    if h > MAX_IMGSZ or w > MAX_IMGSZ:
+        raise ArchscopeError(f"--imgsz {h}x{w} is over archscope's limit of {MAX_IMGSZ} pixels a side")
 
 
-def _activation(spec: ModelSpec):
-    """Parse ``activation: nn.ReLU()`` safely: an allow-listed torch.nn class with literal arguments only."""
+class _module_budget:
+    """Count every module and parameter registered while a model is built; past MAX_MODULES the build stops (a
+    YAML count such as ``n: 100000`` inside args would otherwise build for minutes)."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.count = 0
+        self.handles: list[Any] = []
+
+    def _tick(self, *_: Any) -> None:
+        self.count += 1
+        if self.count > MAX_MODULES:
+            raise ArchscopeError(f"the model is over archscope's limit of {MAX_MODULES} modules and parameters "
+                                 "(a repeat count or an argument too large?)")
+
+    def __enter__(self) -> _module_budget:
+        from torch.nn.modules import module as torch_module
+
+        self.handles = [torch_module.register_module_module_registration_hook(self._tick),
+                        torch_module.register_module_parameter_registration_hook(self._tick)]
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+def _activation(spec: ModelSpec, device: str = "meta"):
+    """Parse ``activation: nn.ReLU()`` safely: an allow-listed torch.nn class with literal arguments only, built on
+    the meta device first so nothing from the YAML allocates memory (``nn.PReLU(num_parameters=6e8)``)."""
     if spec.activation is None:
         return None
+    import torch
     from torch import nn
+
+    from archscope.spec.model_spec import MAX_CHANNELS as MAX_ACT_PARAMETERS
 
     text = spec.activation.strip()
     error = ArchscopeError(
@@ -133,9 +182,26 @@ def _activation(spec: ModelSpec):
         kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg is not None}
         if any(k.arg is None for k in call.keywords):  # a **mapping argument: not a literal keyword
             raise error
-        return getattr(nn, short)(*args, **kwargs)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise error from None
+    if not all(isinstance(v, (bool, int, float)) and (not isinstance(v, float) or math.isfinite(v))
+               and abs(v) <= 1e6 for v in (*args, *kwargs.values())):
+        raise ArchscopeError(f"activation {_short(text)}: arguments must be plain finite numbers or booleans",
+                             file=spec.path)
+    try:
+        with torch.device("meta"):
+            probe = getattr(nn, short)(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - torch's own words (e.g. a negative size) are not the user's
+        raise ArchscopeError(f"activation {_short(text)}: nn.{short} does not accept these arguments",
+                             file=spec.path) from None
+    count = sum(p.numel() for p in probe.parameters())
+    if count > MAX_ACT_PARAMETERS:
+        raise ArchscopeError(f"activation {_short(text)} has {count} parameters; at most {MAX_ACT_PARAMETERS}",
+                             file=spec.path)
+    if device == "meta":
+        return probe
+    with torch.device(device):
+        return getattr(nn, short)(*args, **kwargs)
 
 
 def _resolve_names(value: Any, spec: ModelSpec, nc: int) -> Any:
@@ -178,9 +244,13 @@ def _build_layer(row, spec, scaling, nc, ch_in, channels, registry, context):
     args = _resolve_names(list(row.args), spec, nc)
     args = yaml_args = _dialect_args(block, args, spec, sources)
     n = max(round(row.repeats * scaling.depth), 1) if row.repeats > 1 else row.repeats
+    if n > MAX_SCALED_REPEATS:
+        raise ArchscopeError(f"{row.repeats} repeats at depth {scaling.depth:g} make {n}, over archscope's limit "
+                             f"of {MAX_SCALED_REPEATS}")
     ctx = ChannelContext(c_in, is_multi, args, nc, scaling.width, scaling.max_channels, scaling.scale, spec.dialect,
                          anchors=spec.anchors)
     resolved = block.channels.resolve(ctx, row.module)
+    _check_channels(resolved.c_out)
     args = resolved.args
     if block.repeat.kind == "inner":
         args = [*args[: block.repeat.position], n, *args[block.repeat.position:]]
@@ -193,7 +263,7 @@ def _build_layer(row, spec, scaling, nc, ch_in, channels, registry, context):
     params = sum(p.numel() for p in module.parameters())
     info = BuiltLayer(row.index, row.from_ if not isinstance(row.from_, tuple) else list(row.from_), sources,
                       n, row.module, args, params, resolved.c_out, row.line, row.section,
-                      notice=_borrowed_notice(registry, block, row.module, spec.dialect))
+                      notice=_borrowed_notice(registry, block, row.module, spec.dialect), family=block.family)
     return module, info, sources, is_multi
 
 
@@ -214,6 +284,13 @@ def _dialect_args(block, args, spec, sources):
     return args
 
 
+def _check_channels(c_out) -> None:
+    values = c_out if isinstance(c_out, (list, tuple)) else [c_out]
+    for c in values:
+        if isinstance(c, (int, float)) and not isinstance(c, bool) and c > MAX_CHANNELS:
+            raise ArchscopeError(f"{_short(c)} output channels is over archscope's limit of {MAX_CHANNELS}")
+
+
 def _construct(block, args, n, name):
     import torch.nn as nn
 
@@ -224,16 +301,69 @@ def _construct(block, args, n, name):
         return nn.Sequential(*(make() for _ in range(n))) if (n > 1 and block.repeat.kind == "outer") else make()
     except ArchscopeError:
         raise
-    except (TypeError, ValueError, RuntimeError, IndexError, KeyError, ZeroDivisionError, AssertionError) as exc:
-        detail = " ".join(str(exc).split()) or type(exc).__name__
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - said in archscope's words below, never torch's
+        from archscope.errors import Interrupted
+
+        if isinstance(exc, Interrupted):
+            raise
+        from archscope.build.plugins import USER_FAMILY, user_code_problem
+
+        if block.family == USER_FAMILY:  # the user's own block: their words are theirs to read
+            raise ArchscopeError(f"your block {name} raised while being built from args {_short(args)}: "
+                                 f"{user_code_problem(exc)}") from None
         raise ArchscopeError(
-            f"cannot build {name}{block.display_signature()} from resolved args {_short(args)}: {detail}"
+            f"cannot build {name}{block.display_signature()} from resolved args {_short(args)}: "
+            f"{_construct_problem(exc)}"
         ) from None
 
 
+def _own_words(exc: BaseException) -> str | None:
+    """The message of an error archscope's own block code raised (an ArchscopeError, or ``raise ValueError("cannot
+    split ...")`` in archscope's blocks and helpers): those are written for the user. None for anything torch or
+    Python raised."""
+    import os
+
+    if isinstance(exc, ArchscopeError):
+        return exc.message
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if not isinstance(exc, ValueError) or tb is None:
+        return None
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    where = os.path.abspath(tb.tb_frame.f_code.co_filename)
+    if not where.startswith(package) or where.startswith(os.path.join(package, "build") + os.sep):
+        return None
+    text = " ".join(str(exc).split())
+    return text[:200] if text else None
+
+
+def _construct_problem(exc: BaseException) -> str:
+    """Why a built-in block refused its arguments, in archscope's words (torch's and Python's stay out)."""
+    own = _own_words(exc)
+    if own:
+        return own
+    text = str(exc)
+    if isinstance(exc, TypeError) and ("positional argument" in text or "keyword argument" in text
+                                       or "required" in text):
+        return "the number or names of the arguments do not fit this block"
+    if isinstance(exc, (TypeError, AttributeError)):
+        return "an argument has the wrong type (a number, a list or a name where another was expected)"
+    if isinstance(exc, (IndexError, KeyError)):
+        return "an argument list is too short or a name is unknown"
+    if isinstance(exc, ZeroDivisionError) or "divisible" in text or "multiple of" in text:
+        return "the channels do not divide as the block needs (groups, heads or splits)"
+    if isinstance(exc, (OverflowError, MemoryError)) or "overflow" in text:
+        return "an argument is far too large"
+    if "negative" in text or "non-positive" in text or "must be positive" in text or "greater than" in text:
+        return "a size or count is zero or negative"
+    return "the block does not accept these values"
+
+
 def _short(args) -> str:
-    text = repr(args)
-    return text if len(text) <= 120 else text[:117] + "..."
+    from archscope.spec.model_spec import brief
+
+    return brief(args, 120)
 
 
 # ------------------------------------------------------------------------------------------- shapes
@@ -321,12 +451,30 @@ def _stride_error(options, max_stride, spec):
 
 
 def _describe_failure(error, infos, info, shapes):
-    inputs = [("input" if j == -1 else f"layer {j}", shapes.get(j)) for j in info.sources]
-    listed = ", ".join(f"{name} {shape}" for name, shape in inputs)
-    text = " ".join(str(error).split())
-    if len(text) > 160:
-        text = text[:157] + "..."
-    return f"cannot run {info.module} on inputs {listed}: {text}"
+    inputs = [("input", None) if j == -1 else (f"layer {j}", shapes.get(j)) for j in info.sources]
+    listed = ", ".join(name if shape is None else f"{name} {shape}" for name, shape in inputs)
+    if info.family == "user":
+        from archscope.build.plugins import user_code_problem
+
+        return f"your block {info.module} failed on inputs {listed}: {user_code_problem(error)}"
+    return f"cannot run {info.module} on inputs {listed}: {_run_problem(error)}"
+
+
+def _run_problem(error: BaseException) -> str:
+    """Why a layer's forward failed on the meta device, in archscope's words."""
+    own = _own_words(error)
+    if own:
+        return own
+    text = str(error)
+    if "size" in text and ("match" in text or "expected" in text or "shape" in text) or "channels" in text:
+        return "its input shapes or channels do not fit its arguments"
+    if isinstance(error, (TypeError, AttributeError)):
+        return "its arguments or inputs have the wrong kind (a tensor, list or number where another was expected)"
+    if isinstance(error, (IndexError, KeyError)):
+        return "it takes more inputs, or other ones, than its 'from' gives it"
+    if "too small" in text or "smaller than" in text or "non-positive" in text or "negative" in text:
+        return "the feature map is too small for its kernel or stride at this image size (try a larger --imgsz)"
+    return "its arguments do not fit its inputs"
 
 
 def _with_shape(info: BuiltLayer, shape, stride) -> BuiltLayer:

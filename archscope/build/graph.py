@@ -60,7 +60,7 @@ class ArchModel(nn.Module):
             outputs[i] = out
             for j in src:
                 if self._last_use.get(j) == i:
-                    del outputs[j]
+                    outputs.pop(j, None)  # a source listed twice (from: [-1, -1]) is dropped once
             if self._last_use.get(i) is None:
                 outputs.pop(i, None)
         return out

@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from archscope.build.registry import OUTER, REGISTRY, BlockSpec, Registry, ScaledOut
-from archscope.errors import ArchscopeError
+from archscope.errors import ArchscopeError, Interrupted
 from archscope.util.text import one_line
 
 ENTRY_POINT_GROUP = "archscope.blocks"
@@ -71,10 +71,20 @@ def _import_file(path: Path):
     except ArchscopeError:
         del sys.modules[name]
         raise
-    except Exception as exc:  # noqa: BLE001 - a user's file may fail in any way; say where, in one line
-        del sys.modules[name]
-        raise ArchscopeError(f"{shown}: importing it failed: {one_line(exc, with_type=True)}") from None
+    except Interrupted:
+        sys.modules.pop(name, None)
+        raise
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a user's file may fail (or exit) in any way
+        sys.modules.pop(name, None)
+        raise ArchscopeError(f"{shown}: importing it failed: {user_code_problem(exc)}") from None
     return module
+
+
+def user_code_problem(exc: BaseException) -> str:
+    """What a user's blocks code did, on one line, as theirs: ``sys.exit(3)`` or ``ValueError: ...``."""
+    if isinstance(exc, SystemExit):
+        return f"your code called sys.exit({exc.code!r})"
+    return one_line(exc, with_type=True)
 
 
 def _import_module(name: str):
@@ -84,10 +94,10 @@ def _import_module(name: str):
         if exc.name and name.startswith(exc.name):
             raise ArchscopeError(f"--blocks {name}: no such file or importable module") from None
         raise ArchscopeError(f"--blocks {name}: importing it failed: {one_line(exc, with_type=True)}") from None
-    except ArchscopeError:
+    except (ArchscopeError, Interrupted):
         raise
-    except Exception as exc:  # noqa: BLE001
-        raise ArchscopeError(f"--blocks {name}: importing it failed: {one_line(exc, with_type=True)}") from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
+        raise ArchscopeError(f"--blocks {name}: importing it failed: {user_code_problem(exc)}") from None
 
 
 def follows_ultralytics_convention(cls: type) -> bool:
@@ -139,9 +149,11 @@ def load_entry_point(name: str, registry: Registry = REGISTRY) -> bool:
             continue
         try:
             target = ep.load()
-        except Exception as exc:  # noqa: BLE001
+        except Interrupted:
+            raise
+        except (Exception, SystemExit) as exc:  # noqa: BLE001
             raise ArchscopeError(f"plugin entry point {ep.name} = {ep.value!r} failed to load: "
-                                 f"{one_line(exc, with_type=True)}") from None
+                                 f"{user_code_problem(exc)}") from None
         if isinstance(target, type) and target not in {s.factory for s in registry.blocks()}:
             if not follows_ultralytics_convention(target):
                 raise ArchscopeError(f"plugin entry point {ep.name} = {ep.value!r}: the class neither uses "

@@ -160,6 +160,7 @@ def check_budgets(report: ModelReport, budgets: Budgets, *, label: str) -> list[
         actual = have[name]
         if actual is None:
             raise ArchscopeError(f"{label}: the report has no {name} figure to check (profiled without analysis?)")
+        _require_finite(actual, name, f"{label}: the report")
         notes = [f"over budget by {_change(actual, limit)}"] if actual > limit else []
         if name == "gflops" and budgets.convention != "archscope":
             notes.append(f"{budgets.convention} convention")
@@ -175,6 +176,8 @@ def check_baseline(report: ModelReport, baseline: ModelReport, tolerance: float,
         new = now.get(name)
         if old is None or new is None:
             continue
+        _require_finite(old, name, f"{label}: the baseline")
+        _require_finite(new, name, f"{label}: the report")
         limit = old * (1 + tolerance)
         if new > limit:
             status, note = FAIL, f"grew {_change(new, old)} (tolerance {tolerance:.2%})"
@@ -184,6 +187,13 @@ def check_baseline(report: ModelReport, baseline: ModelReport, tolerance: float,
             status, note = PASS, "" if new == old else _change(new, old)
         out.append(GateResult(label, name, new, limit, status, baseline=old, note=note))
     return out
+
+
+def _require_finite(value: Any, name: str, whose: str) -> None:
+    """A NaN compares false with everything, so it would pass every gate: refuse it (and Infinity, and non-numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ArchscopeError(f"{whose}'s {name} figure is {value!r}, not a finite non-negative number; "
+                             "re-create the baseline with archscope snapshot")
 
 
 def _change(new: float, old: float) -> str:

@@ -6,12 +6,18 @@ finished importing."""
 from __future__ import annotations
 
 import re
+import sys
 from contextlib import contextmanager
 
-import typer
-from typer.core import TyperCommand, TyperGroup
+try:  # Ctrl-C while the command line is still importing: one line, exit 130 (main() takes over from there)
+    import typer
+    from typer.core import TyperCommand, TyperGroup
 
-from archscope.cli import bench, check, compare, info, profile
+    from archscope.cli import bench, check, compare, info, profile
+    from archscope.cli.common import OneLineErrors
+except KeyboardInterrupt:
+    sys.stderr.write("archscope: interrupted\n")
+    raise SystemExit(130) from None
 
 NARROW = 100  # below this many columns help is click's plain layout: Rich's panels would cut words to "…" there
 
@@ -77,7 +83,7 @@ class _Command(TyperCommand):
         _format_help(self, TyperCommand, ctx, formatter, [self, *self.get_params(ctx)])
 
 
-class _Group(TyperGroup):
+class _Group(OneLineErrors):  # one-line usage errors (common.py), and help that keeps its words
     def get_params(self, ctx):
         return _plain_types(super().get_params(ctx))
 
@@ -113,7 +119,20 @@ def _root(
 
 
 def main() -> None:
-    app()
+    """The ``archscope`` command. Ctrl-C at any moment prints "archscope: interrupted" and exits 130: the SIGINT
+    handler raises :class:`archscope.errors.Interrupted` (a SystemExit, so no traceback and no "Aborted!")."""
+    import signal
+
+    from archscope.cli.common import interrupted
+
+    try:
+        signal.signal(signal.SIGINT, lambda *_: interrupted())
+    except (ValueError, OSError):  # not the main thread, or no signals here: KeyboardInterrupt is still handled
+        pass
+    try:
+        app()
+    except KeyboardInterrupt:
+        interrupted()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from archscope.errors import ArchscopeError
 from archscope.vocab import ANALYSIS_DTYPES, FORMAT_ALIASES, FORMATS
@@ -28,9 +29,68 @@ class Counter(str, Enum):
     torchinfo = "torchinfo"
 
 
+MAX_MESSAGE = 400  # characters of one error line; longer ones (a huge list echoed back) are cut in the middle
+
+
+def one_error_line(message: str) -> str:
+    """``archscope: error: <message>`` on one line of at most MAX_MESSAGE characters."""
+    text = " ".join(str(message).split())
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 100] + " ... " + text[-95:]
+    return f"archscope: error: {text}"
+
+
 def fail(message: str, code: int) -> None:
-    typer.echo(f"archscope: error: {message}", err=True)
+    typer.echo(one_error_line(message), err=True)
     raise typer.Exit(code)
+
+
+def interrupted() -> None:
+    """Ctrl-C: one line, exit 130 (a SystemExit, so nothing prints a traceback or click's "Aborted!")."""
+    from archscope.errors import Interrupted
+
+    try:
+        sys.stderr.write("archscope: interrupted\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    raise Interrupted()
+
+
+def _click_errors():
+    """click's exception classes: vendored in typer >= 0.22 (typer._click), the click package before."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer, on the click package
+        import importlib
+
+        exceptions = importlib.import_module("click.exceptions")
+    return exceptions.ClickException, getattr(exceptions, "NoArgsIsHelpError", ()), exceptions.UsageError
+
+
+class OneLineErrors(TyperGroup):
+    """The root command: a usage error (an unknown option, ``--batch abc``) is one line and exit 2 like every
+    other input error, not click's usage box; Ctrl-C while the options are read is "archscope: interrupted"."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        ClickException, NoArgsIsHelpError, UsageError = _click_errors()
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except UsageError as exc:
+            path = exc.ctx.command_path if exc.ctx is not None else "archscope"
+            typer.echo(one_error_line(f"{exc.format_message()} (see '{path} --help')"), err=True)
+            sys.exit(2)
+        except ClickException as exc:
+            typer.echo(one_error_line(exc.format_message()), err=True)
+            sys.exit(exc.exit_code)
+        except (typer.Abort, KeyboardInterrupt):
+            interrupted()
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def handles_errors(command):
@@ -44,8 +104,8 @@ def handles_errors(command):
         except ArchscopeError as exc:
             fail(str(exc), 2)
         except KeyboardInterrupt:
-            fail("interrupted", 130)
-        except typer.Exit:
+            interrupted()
+        except (typer.Exit, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the contract is: never a traceback for the user
             if os.environ.get("ARCHSCOPE_DEBUG"):

@@ -64,13 +64,14 @@ def devices(
     columns: ColumnsOption = None,
 ) -> None:
     """List the roofline device presets: peak FLOP/s per dtype, bandwidth, ridge point and source."""
-    import json
 
     from archscope.devices.presets import PRESETS
     from archscope.render.fit import Col, dropped_line, fit_table, output_console, parse_columns
 
     if format_value(fmt) == "json":
-        sys.stdout.write(json.dumps([spec.to_dict() for spec in PRESETS.values()], indent=2) + "\n")
+        from archscope.util.jsonio import dumps_strict  # no NaN/Infinity: such a figure is written as null
+
+        sys.stdout.write(dumps_strict([spec.to_dict() for spec in PRESETS.values()], indent=2) + "\n")
         return
     cols = [Col("name", "name", priority=0), Col("peak TFLOP/s by dtype", "peak", priority=0, fold=True),
             Col("GB/s", "bandwidth", number=True, priority=1), Col("ridge FLOP/B", "ridge", priority=2, fold=True),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter
 
 from rich.console import Console, Group, RenderableType
@@ -274,7 +273,9 @@ def _plain(value) -> str:
 
 
 def to_json(comparison) -> str:
-    return json.dumps(comparison.to_dict(), indent=2) + "\n"
+    from archscope.util.jsonio import dumps_strict  # no NaN/Infinity: such a figure is written as null
+
+    return dumps_strict(comparison.to_dict(), indent=2) + "\n"
 
 
 def render_comparison(comparison, fmt: str) -> str:

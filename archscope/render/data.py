@@ -32,7 +32,9 @@ SUBMODULE_CSV_COLUMNS = {"index", "module", "params", "flops", "mac_flops", "oth
 
 
 def to_json(report) -> str:
-    return json.dumps(report.to_dict(), indent=2) + "\n"
+    from archscope.util.jsonio import dumps_strict  # no NaN/Infinity: such a figure is written as null
+
+    return dumps_strict(report.to_dict(), indent=2) + "\n"
 
 
 def _cell(value) -> object:

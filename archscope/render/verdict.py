@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 
 from rich.console import Console
 from rich.text import Text
@@ -99,4 +98,6 @@ def to_markdown(report) -> str:
 
 
 def to_json(report) -> str:
-    return json.dumps(report.to_dict(), indent=2) + "\n"
+    from archscope.util.jsonio import dumps_strict  # no NaN/Infinity: such a figure is written as null
+
+    return dumps_strict(report.to_dict(), indent=2) + "\n"

@@ -202,25 +202,48 @@ def load_report(data: Any, *, file: str | None = None) -> ModelReport:
     try:
         return ModelReport.from_dict(data)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        what = f"missing key {exc.args[0]!r}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
-        raise ArchscopeError(f"malformed archscope report ({what})", file=file) from None
+        raise ArchscopeError(f"malformed archscope report ({_malformed(exc)})", file=file) from None
+
+
+def _malformed(exc: Exception) -> str:
+    """What is wrong with a report dict, in archscope's words (not the dataclass constructor's)."""
+    import re
+
+    if isinstance(exc, KeyError):
+        return f"missing key {str(exc.args[0])[:40]!r}"
+    text = str(exc)
+    missing = re.findall(r"'(\w+)'", text) if "missing" in text and "required" in text else []
+    if missing:
+        return "missing key " + ", ".join(repr(m) for m in missing[:4])
+    unexpected = re.search(r"unexpected keyword argument '(\w+)'", text)
+    if unexpected:
+        return f"unexpected key {unexpected.group(1)!r}"
+    return "a section holds the wrong kind of value (a list, an object or a number where another is expected)"
+
+
+MAX_REPORT_BYTES = 64_000_000  # a report JSON of the largest official model is under 1 MB
 
 
 def read_report(path: str) -> ModelReport:
-    """Load a report JSON file (``profile --format json``, ``snapshot``)."""
+    """Load a report JSON file (``profile --format json``, ``snapshot``): a regular file, size-checked before it is
+    read, and strict JSON (``NaN`` or ``Infinity`` is refused: no figure may be one)."""
+    from archscope.util.files import read_input
+    from archscope.util.jsonio import loads_strict
+
+    raw = read_input(path, "a report JSON", MAX_REPORT_BYTES)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise ArchscopeError("no such file", file=path) from None
-    except IsADirectoryError:
-        raise ArchscopeError("is a directory, not a report JSON", file=path) from None
+        data = loads_strict(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ArchscopeError("not UTF-8 text", file=path) from None
     except json.JSONDecodeError as exc:
         raise ArchscopeError(f"invalid JSON: {exc.msg}", file=path, line=exc.lineno) from None
-    except OSError as exc:
-        raise ArchscopeError(f"cannot read: {exc.strerror or exc}", file=path) from None
+    except RecursionError:
+        raise ArchscopeError("invalid JSON: nested too deep for a report", file=path) from None
+    except ValueError as exc:  # NaN / Infinity (loads_strict)
+        raise ArchscopeError(f"invalid JSON: {exc} (a report's figures are finite numbers or null)",
+                             file=path) from None
     return load_report(data, file=path)
 
 

@@ -21,6 +21,13 @@ from archscope.util.text import positive_int
 
 MAX_YAML_BYTES = 2_000_000
 MAX_EXPANDED_NODES = 200_000
+MAX_NESTING = 50  # containers inside containers (an official model nests 4 deep)
+MAX_INT_DIGITS = 20  # a YAML integer longer than this (about 2**64) is no model figure
+MAX_LAYERS = 5_000  # rows in backbone + head (the largest official model has under 100)
+MAX_REPEATS = 1_000  # a row's repeat count (official models: at most 9)
+MAX_MULTIPLE = 100.0  # depth and width multiples (official: at most 1.5)
+MAX_CLASSES = 1_000_000  # nc
+MAX_CHANNELS = 65_536  # input channels (ch) and a scale's max_channels (official: at most 2048)
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -72,12 +79,13 @@ class ModelSpec:
         """Depth, width and channel cap for ``scale`` (default: the YAML's ``scale`` key, else the first scale)."""
         if not self.scales:
             if scale is not None:
-                raise ArchscopeError(f"--scale {scale!r} given, but the model has no 'scales' section", file=self.path)
+                raise ArchscopeError(f"--scale {brief(scale)} given, but the model has no 'scales' section",
+                                     file=self.path)
             return Scaling(None, self.depth_multiple, self.width_multiple, math.inf)
         chosen = scale if scale is not None else (self.default_scale or next(iter(self.scales)))
         if chosen not in self.scales:
-            known = ", ".join(self.scales)
-            raise ArchscopeError(f"unknown scale {chosen!r}; this model defines: {known}", file=self.path)
+            known = _names(self.scales)
+            raise ArchscopeError(f"unknown scale {brief(chosen)}; this model defines: {known}", file=self.path)
         depth, width, max_channels = self.scales[chosen]
         return Scaling(chosen, depth, width, max_channels)
 
@@ -109,17 +117,10 @@ def load_spec(source: str | os.PathLike | dict, *, name: str | None = None) -> M
 
 
 def _read_text(path: str) -> str:
-    p = Path(path)
-    if not p.exists():
-        raise ArchscopeError("no such file", file=path)
-    if p.is_dir():
-        raise ArchscopeError("is a directory, expected a model YAML file", file=path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ArchscopeError(f"cannot read file ({exc.strerror})", file=path) from None
-    if len(raw) > MAX_YAML_BYTES:
-        raise ArchscopeError(f"file is {len(raw)} bytes; a model YAML is far smaller", file=path)
+    """A regular file of at most MAX_YAML_BYTES, size-checked before it is read (never a device or FIFO)."""
+    from archscope.util.files import read_input
+
+    raw = read_input(path, "a model YAML file", MAX_YAML_BYTES)
     if b"\x00" in raw:
         raise ArchscopeError("is a binary file, expected a model YAML file", file=path)
     try:
@@ -134,6 +135,9 @@ def _read_text(path: str) -> str:
 def _compose(text: str, path: str) -> yaml.Node:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ArchscopeError(f"YAML nests too deep (a model file nests at most {MAX_NESTING} levels)",
+                             file=path) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -150,8 +154,15 @@ def _to_python(root: yaml.Node, path: str) -> tuple[Any, dict[int, int]]:
     """Convert composed nodes to Python, recording each container's line by ``id``."""
     lines: dict[int, int] = {}
     budget = [MAX_EXPANDED_NODES]
+    active: set[int] = set()  # the containers being converted: an alias to one of them is a cycle
 
     def convert(node: yaml.Node) -> Any:
+        if len(active) > MAX_NESTING:
+            raise ArchscopeError(f"YAML nests more than {MAX_NESTING} levels deep", file=path,
+                                 line=node.start_mark.line + 1)
+        if id(node) in active:
+            raise ArchscopeError("recursive YAML alias (an anchor used inside itself)", file=path,
+                                 line=node.start_mark.line + 1)
         budget[0] -= 1
         if budget[0] < 0:
             raise ArchscopeError(
@@ -163,21 +174,51 @@ def _to_python(root: yaml.Node, path: str) -> tuple[Any, dict[int, int]]:
                 f"YAML tag {node.tag!r} is not allowed in a model file", file=path, line=node.start_mark.line + 1
             )
         if isinstance(node, yaml.ScalarNode):
-            return _SCALAR_CONSTRUCTOR.construct_object(node, deep=True)
+            return _scalar(node, path)
+        active.add(id(node))
         if isinstance(node, yaml.SequenceNode):
             value: Any = [convert(child) for child in node.value]
         else:
             value = {}
             for key_node, value_node in node.value:
-                key = convert(key_node)
-                if isinstance(key, (list, dict)):
+                if not isinstance(key_node, yaml.ScalarNode):
                     raise ArchscopeError("mapping keys must be plain scalars", file=path,
                                          line=key_node.start_mark.line + 1)
+                key = convert(key_node)
                 value[key] = convert(value_node)
+        active.discard(id(node))
         lines[id(value)] = node.start_mark.line + 1
         return value
 
     return convert(root), lines
+
+
+def _scalar(node: yaml.ScalarNode, path: str) -> Any:
+    """One scalar through PyYAML's safe constructors, refusing what they would choke on (or take forever over)."""
+    line = node.start_mark.line + 1
+    text = str(node.value)
+    if node.tag == "tag:yaml.org,2002:int" and sum(c.isdigit() for c in text) > MAX_INT_DIGITS:
+        raise ArchscopeError(f"integer of {sum(c.isdigit() for c in text)} digits is too large for a model file "
+                             f"(at most {MAX_INT_DIGITS} digits)", file=path, line=line)
+    if node.tag == "tag:yaml.org,2002:float" and len(text) > 100:
+        raise ArchscopeError(f"number of {len(text)} characters is too long for a model file", file=path, line=line)
+    try:
+        return _SCALAR_CONSTRUCTOR.construct_object(node, deep=True)
+    except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+        kind = node.tag.rsplit(":", 1)[-1]
+        raise ArchscopeError(f"{brief(text)} is not a valid YAML {kind}", file=path, line=line) from None
+
+
+def brief(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters (nested lists cut too, never built whole): what an error message
+    may quote of the user's input."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxother = 3, 6, 4, limit, limit
+    short.maxlong = 24
+    text = " ".join(short.repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ----------------------------------------------------------------------------------------------- parsing
@@ -197,8 +238,8 @@ def _parse_document(data: Any, *, lines: dict[int, int], path: str) -> ModelSpec
     # Both dialects may carry depth_multiple/width_multiple (Ultralytics' v3 files do); anchors mark the
     # YOLOv5 repository's anchor-based heads.
     dialect = "yolov5" if data.get("anchors") is not None else "ultralytics"
-    nc = _positive_int(data.get("nc", 80), "nc", path, lines.get(id(data)))
-    ch = _positive_int(data.get("ch", data.get("channels", 3)), "ch", path, None)
+    nc = _bounded_int(data.get("nc", 80), "nc", MAX_CLASSES, path, lines.get(id(data)))
+    ch = _bounded_int(data.get("ch", data.get("channels", 3)), "ch", MAX_CHANNELS, path, None)
     layers: list[LayerSpec] = []
     for section in ("backbone", "head"):
         rows = data.get(section, [] if section == "head" else None)
@@ -208,21 +249,34 @@ def _parse_document(data: Any, *, lines: dict[int, int], path: str) -> ModelSpec
             raise ArchscopeError(f"'{section}' must be a list of [from, repeats, module, args] rows", file=path,
                                  line=lines.get(id(rows)))
         for row in rows:
+            if len(layers) >= MAX_LAYERS:
+                raise ArchscopeError(f"more than {MAX_LAYERS} layers; archscope builds at most {MAX_LAYERS}",
+                                     file=path, line=lines.get(id(row)))
             layers.append(_parse_row(row, len(layers), section, path, lines))
     if not layers:
         raise ArchscopeError("'backbone' has no layers", file=path)
 
     scales = _parse_scales(data.get("scales"), path, lines)
     default_scale = data.get("scale")
+    if default_scale is not None and (isinstance(default_scale, bool) or not isinstance(default_scale, (str, int,
+                                                                                                         float))):
+        raise ArchscopeError(f"'scale' must be a scale name such as n, got {brief(default_scale)}", file=path)
+    if default_scale is not None:
+        default_scale = str(default_scale)
     if default_scale is not None and scales and default_scale not in scales:
-        raise ArchscopeError(f"'scale: {default_scale}' is not one of the scales ({', '.join(scales)})", file=path)
+        raise ArchscopeError(f"'scale: {brief(default_scale)}' is not one of the scales ({_names(scales)})",
+                             file=path)
     depth = _positive_number(data.get("depth_multiple", 1.0), "depth_multiple", path)
     width = _positive_number(data.get("width_multiple", 1.0), "width_multiple", path)
     kpt = data.get("kpt_shape")
-    reg_max = _positive_int(data.get("reg_max", 16), "reg_max", path, None)
+    reg_max = _bounded_int(data.get("reg_max", 16), "reg_max", MAX_CHANNELS, path, None)
+    if isinstance(kpt, list) and not (kpt and len(kpt) <= 4 and all(
+            isinstance(k, int) and not isinstance(k, bool) and 0 < k <= MAX_CHANNELS for k in kpt)):
+        raise ArchscopeError(f"'kpt_shape' must be [keypoints, dims] of positive integers, got {brief(kpt)}",
+                             file=path, line=lines.get(id(kpt)))
     end2end = data.get("end2end")
     if end2end is not None and not isinstance(end2end, bool):
-        raise ArchscopeError(f"'end2end' must be true or false, got {end2end!r}", file=path)
+        raise ArchscopeError(f"'end2end' must be true or false, got {brief(end2end)}", file=path)
     activation = data.get("activation")
     if activation is not None and not isinstance(activation, str):
         raise ArchscopeError("'activation' must be a string such as nn.ReLU()", file=path)
@@ -258,19 +312,24 @@ def _parse_row(row: Any, index: int, section: str, path: str, lines: dict[int, i
     line = lines.get(id(row))
     where = _Where(file=path, line=line, layer=index)
     if not isinstance(row, list) or len(row) != 4:
-        raise ArchscopeError(f"each {section} row must be [from, repeats, module, args], got {row!r}", **where)
+        raise ArchscopeError(f"each {section} row must be [from, repeats, module, args], got {brief(row)}",
+                             **where)
     frm, repeats, module, args = row
     if isinstance(frm, bool) or not (isinstance(frm, int) or (isinstance(frm, list) and frm and all(
             isinstance(f, int) and not isinstance(f, bool) for f in frm))):
-        raise ArchscopeError(f"'from' must be an int or a list of ints, got {frm!r}", **where)
+        raise ArchscopeError(f"'from' must be an int or a list of ints, got {brief(frm)}", **where)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ArchscopeError(f"repeats must be a positive integer, got {repeats!r}", **where)
+        raise ArchscopeError(f"repeats must be a positive integer, got {brief(repeats)}", **where)
+    if repeats > MAX_REPEATS:
+        raise ArchscopeError(f"repeats {brief(repeats)} is over archscope's limit of {MAX_REPEATS}", **where)
     if not isinstance(module, str) or not module:
-        raise ArchscopeError(f"module must be a name such as Conv or nn.Upsample, got {module!r}", **where)
+        raise ArchscopeError(f"module must be a name such as Conv or nn.Upsample, got {brief(module)}", **where)
+    if len(module) > 200:
+        raise ArchscopeError(f"module name of {len(module)} characters; expected a name such as Conv", **where)
     if args is None:
         args = []
     if not isinstance(args, list):
-        raise ArchscopeError(f"args must be a list, got {args!r}", module=module, **where)
+        raise ArchscopeError(f"args must be a list, got {brief(args)}", module=module, **where)
     from_ = tuple(frm) if isinstance(frm, list) else frm
     return LayerSpec(index, from_, repeats, module, tuple(args), line or 0, section)
 
@@ -284,18 +343,40 @@ def _parse_scales(raw: Any, path: str, lines: dict[int, int]) -> dict[str, tuple
     scales = {}
     for name, value in raw.items():
         if not (isinstance(value, list) and len(value) == 3 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value)):
-            raise ArchscopeError(f"scale {name!r} must be [depth, width, max_channels] of positive numbers, "
-                                 f"got {value!r}", file=path, line=lines.get(id(value)))
-        scales[str(name)] = (float(value[0]), float(value[1]), float(value[2]))
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+                for v in value)):
+            raise ArchscopeError(f"scale {brief(name)} must be [depth, width, max_channels] of positive finite "
+                                 f"numbers, got {brief(value)}", file=path, line=lines.get(id(value)))
+        depth, width, cap = (float(v) for v in value)
+        if depth > MAX_MULTIPLE or width > MAX_MULTIPLE or cap > MAX_CHANNELS:
+            raise ArchscopeError(f"scale {brief(name)}: {brief(value)} is over archscope's limits (depth and width "
+                                 f"at most {MAX_MULTIPLE:g}, max_channels at most {MAX_CHANNELS})", file=path,
+                                 line=lines.get(id(value)))
+        scales[str(name)] = (depth, width, cap)
     return scales
 
 
 def _positive_int(value: Any, key: str, path: str, line: int | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ArchscopeError(f"'{key}' must be a positive integer, got {brief(value)}", file=path, line=line)
     return positive_int(value, f"'{key}'", file=path, line=line)
 
 
+def _bounded_int(value: Any, key: str, limit: int, path: str, line: int | None) -> int:
+    number = _positive_int(value, key, path, line)
+    if number > limit:
+        raise ArchscopeError(f"'{key}' {number} is over archscope's limit of {limit}", file=path, line=line)
+    return number
+
+
+def _names(scales: dict[str, Any]) -> str:
+    names = ", ".join(scales)
+    return names if len(names) <= 80 else names[:77] + "..."
+
+
 def _positive_number(value: Any, key: str, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ArchscopeError(f"'{key}' must be a positive number, got {value!r}", file=path)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ArchscopeError(f"'{key}' must be a positive finite number, got {brief(value)}", file=path)
+    if value > MAX_MULTIPLE:
+        raise ArchscopeError(f"'{key}' {value:g} is over archscope's limit of {MAX_MULTIPLE:g}", file=path)
     return float(value)
