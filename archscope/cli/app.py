@@ -133,6 +133,11 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         interrupted()
+    finally:  # the work is done (or refused): a Ctrl-C now must not turn the finished run into a killed process
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass
 
 
 if __name__ == "__main__":
