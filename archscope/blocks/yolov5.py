@@ -11,7 +11,7 @@ Blocks of its own (they differ from Ultralytics' or Ultralytics has no such bloc
 * ``Bottleneck``: a 1x1 then a 3x3 Conv (Ultralytics': 3x3 then 3x3), residual add when shapes allow.
 * ``BottleneckCSP``: the CSP block with those bottlenecks (its BN + SiLU over the concatenation is fixed SiLU).
 * ``CrossConv`` (1xk then kx1 Conv), ``MixConv2d`` (mixed-kernel depthwise convs, models/experimental.py),
-  ``C3TR`` (C3 with a transformer block), ``C3SPP`` (C3 with an SPP inside; the repository passes it no repeat
+  ``C3SPP`` (C3 with an SPP inside; the repository passes it no repeat
   count), ``Contract`` / ``Expand`` (space-to-depth and back, no parameters).
 * ``Segment``: the anchor-based Detect with ``nm`` mask coefficients per anchor and a prototype network whose
   upsampling is ``nn.Upsample`` (Ultralytics' Proto learns a transposed conv); ``npr`` is width-scaled.
@@ -21,7 +21,8 @@ Blocks of its own (they differ from Ultralytics' or Ultralytics has no such bloc
 
 The same as Ultralytics' (parameter for parameter and forward for forward), registered for this dialect as the
 same class: ``Conv``, ``DWConv``, ``GhostConv``, ``GhostBottleneck``, ``Focus``, ``C3``, ``C3x``, ``C3Ghost``,
-``SPP``, ``SPPF`` (its ``[c2, k]`` rows), ``DWConvTranspose2d``, ``nn.ConvTranspose2d``, ``Concat``.
+``C3TR`` (Ultralytics 8.4 ships the repository's, :mod:`archscope.blocks.attention`), ``SPP``, ``SPPF`` (its
+``[c2, k]`` rows), ``DWConvTranspose2d``, ``nn.ConvTranspose2d``, ``Concat``.
 
 Channel rule of the repository (``V5ScaledOut``): the first argument is the output channel count, scaled by
 ``width_multiple`` and rounded up to a multiple of 8, except when it equals ``na * (nc + 5)`` (the detection
@@ -36,6 +37,7 @@ import math
 import torch
 from torch import nn
 
+from archscope.blocks.attention import C3TR
 from archscope.blocks.common import Concat, Conv, DWConv, DWConvTranspose2d, Focus, GhostConv, autopad
 from archscope.blocks.csp import C3, SPP, SPPF, C3Ghost, C3x, GhostBottleneck
 from archscope.blocks.heads import AnchorDetect, _HeadArgs, _positive_int
@@ -89,7 +91,7 @@ def _v5(name: str | None = None, *, repeat: RepeatRule = OUTER, channels=None, s
 # ----------------------------------------------------------------- the same as Ultralytics': shared classes
 
 _SHARED_STACKED: tuple[type, ...] = (Conv, DWConv, GhostConv, GhostBottleneck, Focus, SPP, DWConvTranspose2d)
-_SHARED_INNER: tuple[type, ...] = (C3, C3x, C3Ghost)
+_SHARED_INNER: tuple[type, ...] = (C3, C3x, C3Ghost, C3TR)
 for _cls in _SHARED_STACKED:
     _v5()(_cls)
 for _cls in _SHARED_INNER:
@@ -197,53 +199,6 @@ def _equal_weight_shares(c2: int, k) -> list[int]:
     b[0, 0] = c2
     solution = torch.linalg.lstsq(a, b, driver="gelsd").solution.flatten()
     return [int(round(float(v))) for v in solution]
-
-
-class TransformerLayer(nn.Module):
-    """Transformer layer without LayerNorms: bias-free q/k/v projections into ``nn.MultiheadAttention``, residual,
-    then two bias-free linears (no activation between them), residual. Tokens are ``[L, B, c]``."""
-
-    def __init__(self, c, num_heads):
-        super().__init__()
-        self.q = nn.Linear(c, c, bias=False)
-        self.k = nn.Linear(c, c, bias=False)
-        self.v = nn.Linear(c, c, bias=False)
-        self.ma = nn.MultiheadAttention(embed_dim=c, num_heads=num_heads)
-        self.fc1 = nn.Linear(c, c, bias=False)
-        self.fc2 = nn.Linear(c, c, bias=False)
-
-    def forward(self, x):
-        x = self.ma(self.q(x), self.k(x), self.v(x))[0] + x
-        return self.fc2(self.fc1(x)) + x
-
-
-class TransformerBlock(nn.Module):
-    """ViT-style block over the pixels of a map: optional Conv to c2, a learned linear position term added to the
-    tokens, ``num_layers`` transformer layers, back to ``[B, c2, H, W]``."""
-
-    def __init__(self, c1, c2, num_heads, num_layers):
-        super().__init__()
-        self.conv = Conv(c1, c2) if c1 != c2 else None
-        self.linear = nn.Linear(c2, c2)
-        self.tr = nn.Sequential(*(TransformerLayer(c2, num_heads) for _ in range(num_layers)))
-        self.c2 = c2
-
-    def forward(self, x):
-        if self.conv is not None:
-            x = self.conv(x)
-        b, _, h, w = x.shape
-        tokens = x.flatten(2).permute(2, 0, 1)  # [HW, B, c]
-        return self.tr(tokens + self.linear(tokens)).permute(1, 2, 0).reshape(b, self.c2, h, w)
-
-
-@_v5(repeat=INNER)
-class C3TR(C3):
-    """C3 whose bottleneck chain is one transformer block of n layers, 4 heads."""
-
-    def __init__(self, c1, c2, n=1, shortcut=True, g=1, e=0.5):
-        super().__init__(c1, c2, n, shortcut, g, e)
-        hidden = int(c2 * e)
-        self.m = TransformerBlock(hidden, hidden, 4, n)
 
 
 @_v5()
