@@ -17,9 +17,29 @@ from pathlib import Path
 ULTRALYTICS_VERSION = "8.4.190"
 
 
-def _cache_root() -> Path:
+def wheel_yamls(dist: str, version: str, prefix: str) -> Path:
+    """The ``*.yaml`` files under ``prefix`` (e.g. ``ultralytics/cfg/models/``) of PyPI ``dist==version``, extracted
+    once into ``$XDG_CACHE_HOME/archscope-tests/<dist>-<version>/models`` (pip download, no deps, nothing installed)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "archscope-tests" / f"ultralytics-{ULTRALYTICS_VERSION}"
+    root = Path(base) / "archscope-tests" / f"{dist}-{version}"
+    models = root / "models"
+    if (root / "complete").exists():
+        return models
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+               f"{dist}=={version}", "-d", tmp]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(Path(tmp).glob(f"{dist}-*.whl"))
+        if done.returncode != 0 or not wheels:
+            raise RuntimeError(f"could not download {dist}=={version} to read its YAMLs: {done.stderr.strip()[-500:]}")
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            for name in wheel.namelist():
+                if name.startswith(prefix) and name.endswith(".yaml"):
+                    target = models / name.removeprefix(prefix)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(wheel.read(name))
+    (root / "complete").write_text(version)
+    return models
 
 
 def official_cfg_dir() -> Path:
@@ -27,23 +47,4 @@ def official_cfg_dir() -> Path:
     override = os.environ.get("ARCHSCOPE_ULTRALYTICS_CFG")
     if override:
         return Path(override)
-    root = _cache_root()
-    models = root / "models"
-    if (root / "complete").exists():
-        return models
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-               f"ultralytics=={ULTRALYTICS_VERSION}", "-d", tmp]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("ultralytics-*.whl"))
-        if done.returncode != 0 or not wheels:
-            raise RuntimeError(f"could not download ultralytics=={ULTRALYTICS_VERSION} to read its YAMLs: "
-                               f"{done.stderr.strip()[-500:]}")
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            for name in wheel.namelist():
-                if name.startswith("ultralytics/cfg/models/") and name.endswith(".yaml"):
-                    target = models / name.removeprefix("ultralytics/cfg/models/")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(wheel.read(name))
-    (root / "complete").write_text(ULTRALYTICS_VERSION)
-    return models
+    return wheel_yamls("ultralytics", ULTRALYTICS_VERSION, "ultralytics/cfg/models/")

@@ -12,41 +12,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
+
+from official_configs import wheel_yamls
 
 RELEASE_OF_TAG = {"v7.0": "7.0.14", "v6.0": "6.0.7", "v5.0": "5.0.10", "v4.0": "4.0.14"}
 GIT_TAGS = ("v2.0", "v3.0", "v3.1")
 
 
-def _cache_root(version: str) -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "archscope-tests" / f"yolov5-{version}"
-
-
 def release_models_dir(version: str) -> Path:
     """Folder holding ``yolov5s.yaml``, ``hub/...``, ``segment/...`` of PyPI ``yolov5==version``."""
-    root = _cache_root(version)
-    models = root / "models"
-    if (root / "complete").exists():
-        return models
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-               f"yolov5=={version}", "-d", tmp]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("yolov5-*.whl"))
-        if done.returncode != 0 or not wheels:
-            raise RuntimeError(f"could not download yolov5=={version} to read its YAMLs: {done.stderr.strip()[-500:]}")
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            for name in wheel.namelist():
-                if name.startswith("yolov5/models/") and name.endswith(".yaml"):
-                    target = models / name.removeprefix("yolov5/models/")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(wheel.read(name))
-    (root / "complete").write_text(version)
-    return models
+    return wheel_yamls("yolov5", version, "yolov5/models/")
 
 
 def tag_yaml(tag: str, path: str, tmp: Path) -> Path | None:
