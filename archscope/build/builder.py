@@ -14,7 +14,7 @@ from typing import Any
 
 from archscope.build.arguments import check_arguments
 from archscope.build.catalog import default_registry
-from archscope.build.registry import DIALECT_SOURCES, ChannelContext, HeadInputs, Registry
+from archscope.build.registry import DIALECT_SOURCES, WAYS_OUT, ChannelContext, HeadInputs, Registry
 from archscope.errors import ArchscopeError
 from archscope.spec.model_spec import LayerSpec, ModelSpec, Scaling
 from archscope.util.shapes import feature_stride
@@ -26,6 +26,7 @@ MAX_BATCH = 65_536
 MAX_IMGSZ = 16_384  # pixels per side
 MAX_CHANNELS = 65_536  # a layer's output channels after width scaling (official models: at most 2048)
 MAX_SCALED_REPEATS = 1_000  # a row's repeat count after depth scaling
+MAX_UNKNOWN_LINE = 380  # characters of the message that lists a file's unknown modules (the CLI's line: <= 400)
 MAX_MODULES = 40_000  # modules + parameters registered for one model (largest official, yolov9e-seg: 3,505)
 
 
@@ -86,6 +87,7 @@ def build_model(spec: ModelSpec, options: BuildOptions = BuildOptions(), registr
     scaling = spec.scaling(options.scale)
     nc = options.nc or spec.nc
     ch_in = options.ch or spec.ch
+    _check_known_modules(spec, registry)
     context = BuildContext(default_act=_activation(spec, device), reg_max=spec.reg_max, end2end=spec.end2end)
 
     modules, sources, multi, infos = [], [], [], []
@@ -106,6 +108,54 @@ def build_model(spec: ModelSpec, options: BuildOptions = BuildOptions(), registr
     layers = [_with_shape(info, shapes.get(info.index), strides.get(info.index)) for info in infos]
     _hand_strides_to_heads(model, layers)
     return BuiltModel(spec, scaling, nc, ch_in, options.imgsz, options.batch, model, layers, max_stride)
+
+
+def _check_known_modules(spec: ModelSpec, registry: Registry) -> None:
+    """Every module name of the file has a block, or one error lists them all (with line and layer), so that a
+    file with five unknown names is not fixed one run at a time."""
+    unknown: dict[str, list[LayerSpec]] = {}
+    for row in spec.layers:
+        if registry.find(row.module, spec.dialect) is None:
+            unknown.setdefault(row.module, []).append(row)
+    if not unknown:
+        return
+    reasons = {name: registry.unknown_reason(name, spec.dialect) for name in unknown}
+    if len(unknown) == 1 and len(next(iter(unknown.values()))) == 1:
+        (name, (row,)), = unknown.items()
+        raise ArchscopeError(f"unknown module {_short(name)}{f' ({reasons[name]})' if reasons[name] else ''}; "
+                             f"{WAYS_OUT}", file=spec.path, line=row.line or None, layer=row.index, module=name)
+    rows = sum(len(r) for r in unknown.values())
+    head = f"{len(unknown)} unknown module{'s' if len(unknown) > 1 else ''}"
+    head += f" in {rows} rows" if rows > len(unknown) else ""
+    budget = MAX_UNKNOWN_LINE - len(spec.path) - len(head) - len(WAYS_OUT) - 6
+    for style in ("full", "lines", "first", "names"):
+        text = ", ".join(_unknown_item(name, found, reasons[name], style) for name, found in unknown.items())
+        if len(text) <= budget:
+            break
+    else:  # even the bare names are too many for one line: as many as fit, and a count of the rest
+        names, used = [], 0
+        for name in unknown:
+            if used + len(_short(name)) + 2 > budget - 20:
+                break
+            names.append(_short(name))
+            used += len(names[-1]) + 2
+        text = ", ".join(names) + f" and {len(unknown) - len(names)} more"
+    raise ArchscopeError(f"{head}: {text}; {WAYS_OUT}", file=spec.path)
+
+
+def _unknown_item(name: str, rows: list[LayerSpec], reason: str, style: str) -> str:
+    """One unknown name for the list: where it is (every row, or only lines, or the first row) and why."""
+    if style == "full":
+        where = "; ".join((f"line {r.line}, " if r.line else "") + f"layer {r.index}" for r in rows)
+    elif style == "lines":
+        where = ("lines " if len(rows) > 1 else "line ") + ", ".join(str(r.line or f"layer {r.index}") for r in rows)
+    elif style == "first":
+        first = rows[0]
+        where = (f"line {first.line}" if first.line else f"layer {first.index}") + (
+            f" and {len(rows) - 1} more" if len(rows) > 1 else "")
+    else:
+        return _short(name)
+    return f"{_short(name)} ({where}{f'; {reason}' if reason else ''})"
 
 
 def _check_options(options: BuildOptions) -> None:

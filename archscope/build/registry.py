@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archscope.errors import ArchscopeError
-from archscope.util.text import did_you_mean
+from archscope.util.text import close_spellings
 
 
 def make_divisible(x: float, divisor: int = 8) -> int:
@@ -271,20 +271,33 @@ class Registry:
                 raise ValueError(f"block name {name!r} registered twice")
             self._blocks[key] = spec
 
-    def lookup(self, name: str, dialect: str = "ultralytics") -> BlockSpec:
+    def find(self, name: str, dialect: str = "ultralytics") -> BlockSpec | None:
+        """The block ``name`` builds in ``dialect``, or None (installed plugin packages are asked first)."""
         spec = self._blocks.get((name, dialect)) or self._blocks.get((name, None))
         if spec is None and self.fallback is not None:
             if self.fallback(name, self):
                 spec = self._blocks.get((name, dialect)) or self._blocks.get((name, None))
-        if spec is None:
-            elsewhere = sorted(d for n, d in self._blocks if n == name and d is not None)
-            if elsewhere:
-                where = ", ".join(f"the {DIALECT_SOURCES.get(d, d)}'s" for d in elsewhere)
-                raise ArchscopeError(
-                    f"{name!r} is {where} block, but this file is read in the {dialect} dialect (a YOLOv5-repository "
-                    f"file has 'anchors:'); load a block of that name for it with --blocks my_blocks.py")
-            raise ArchscopeError(self._unknown_message(name))
         return spec
+
+    def lookup(self, name: str, dialect: str = "ultralytics") -> BlockSpec:
+        spec = self.find(name, dialect)
+        if spec is None:
+            reason = self.unknown_reason(name, dialect)
+            raise ArchscopeError(f"unknown module {name!r}{f' ({reason})' if reason else ''}; {WAYS_OUT}")
+        return spec
+
+    def unknown_reason(self, name: str, dialect: str = "ultralytics") -> str:
+        """Why ``name`` has no block here, in a few words (``""`` when there is nothing to add): another
+        dialect's block, a known block of a repository archscope does not cover, or a close spelling of a known
+        name -- never a similar name that is another block (see :func:`archscope.util.text.close_spellings`)."""
+        elsewhere = sorted(d for n, d in self._blocks if n == name and d is not None)
+        if elsewhere:
+            where = ", ".join(f"the {DIALECT_SOURCES.get(d, d)}'s" for d in elsewhere)
+            return f"{where} block; this file is read in the {dialect} dialect ('anchors:' selects yolov5)"
+        if name in KNOWN_ELSEWHERE:
+            return f"a block of {KNOWN_ELSEWHERE[name]}"
+        close = close_spellings(name, sorted({n for n, _ in self._blocks}))
+        return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
     def borrowed(self, spec: BlockSpec, dialect: str) -> bool:
         """True when ``dialect`` has blocks of its own (some are registered for it), this name has none for it, and
@@ -292,12 +305,6 @@ class Registry:
         return (spec.dialect is None and spec.family not in ("torch.nn", "user")
                 and getattr(spec.factory, "__module__", "").startswith("archscope.blocks")
                 and any(d == dialect for _, d in self._blocks))
-
-    def _unknown_message(self, name: str) -> str:
-        hint = did_you_mean(name, sorted({n for n, _ in self._blocks}))
-        hint = (f"; {hint}" if hint else
-                "; run 'archscope blocks' to list the known blocks, or load your own with --blocks my_blocks.py")
-        return f"unknown module {name!r}{hint}"
 
     def blocks(self) -> list[BlockSpec]:
         seen, out = set(), []
@@ -309,6 +316,23 @@ class Registry:
 
 
 REGISTRY = Registry()
+
+#: The two ways past names archscope has no block for (every unknown-module message ends with them).
+WAYS_OUT = "define them with --blocks my_blocks.py, or build with their code: --builder ultralytics"
+
+#: Names of public blocks archscope has no block for, with where they come from: an unknown-module message names
+#: the source instead of guessing at a similar name (``DDetect`` is not a misspelt ``Detect``).
+KNOWN_ELSEWHERE = {
+    "DDetect": "YOLOv9",
+    "DualDDetect": "YOLOv9",
+    "DualDetect": "YOLOv9",
+    "TripleDDetect": "YOLOv9",
+    "Silence": "YOLOv9",
+    "IDetect": "YOLOv7",
+    "IAuxDetect": "YOLOv7",
+    "IKeypoint": "YOLOv7",
+    "ASFF_Detect": "ASFF forks (each defines its own)",
+}
 
 #: What each dialect's own blocks are written from (for messages).
 DIALECT_SOURCES = {"yolov5": "YOLOv5 repository", "ultralytics": "Ultralytics package"}

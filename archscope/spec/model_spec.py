@@ -133,21 +133,94 @@ def _read_text(path: str) -> str:
 
 
 def _compose(text: str, path: str) -> yaml.Node:
+    _check_whitespace(text, path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
         raise ArchscopeError(f"YAML nests too deep (a model file nests at most {MAX_NESTING} levels)",
                              file=path) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ArchscopeError(f"malformed YAML: {problem}", file=path, line=line) from None
+        line, why = yaml_problem(exc)
+        raise ArchscopeError(f"malformed YAML: {why}", file=path, line=line) from None
     except yaml.YAMLError as exc:
         raise ArchscopeError(f"malformed YAML: {exc}", file=path) from None
     if node is None:
         raise ArchscopeError("file holds no YAML document", file=path)
     return node
+
+
+#: Space-like characters that a YAML file copied from a web page, a PDF or a word processor carries where a plain
+#: space was meant. YAML does not take them for spaces: outside quotes they end up inside names and numbers
+#: (``80\u00a0`` is a string) or break the structure, so a model file may not have them outside quotes and comments.
+_ODD_SPACES = {
+    "\u00a0": "a non-breaking space (U+00A0)",
+    "\u2002": "an en space (U+2002)",
+    "\u2003": "an em space (U+2003)",
+    "\u2009": "a thin space (U+2009)",
+    "\u200b": "a zero-width space (U+200B)",
+    "\u202f": "a narrow non-breaking space (U+202F)",
+    "\u3000": "an ideographic (full-width) space (U+3000)",
+    "\ufeff": "a byte-order mark (U+FEFF) inside the text",
+}
+
+
+def _check_whitespace(text: str, path: str) -> None:
+    """Refuse a space-like character that is not a space outside quotes and comments, with its line and column."""
+    if not any(c in text for c in _ODD_SPACES):
+        return
+    for number, line in enumerate(text.splitlines(), 1):
+        quote = None
+        for column, char in enumerate(line, 1):
+            if quote:
+                if char == quote:
+                    quote = None
+            elif char in "'\"" and (column == 1 or not line[column - 2].isalnum()):
+                quote = char
+            elif char == "#" and (column == 1 or line[column - 2] in " \t"):
+                break
+            elif char in _ODD_SPACES:
+                raise ArchscopeError(
+                    f"malformed YAML: column {column} holds {_ODD_SPACES[char]}, which YAML does not read as a space "
+                    "(text copied from a web page or a document?); replace it with a plain space",
+                    file=path, line=number)
+
+
+def yaml_problem(exc: yaml.MarkedYAMLError) -> tuple[int | None, str]:
+    """PyYAML's parse error as (1-based line, plain words with the column), for the cases PyYAML can tell apart:
+    a tab, an unclosed bracket or quote, a bracket too many, an indentation that does not line up."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    context = exc.context or ""
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    at = f"column {mark.column + 1}" if mark else "here"
+    opened = exc.context_mark
+    where_opened = f"line {opened.line + 1}, column {opened.column + 1}" if opened else "earlier"
+    found = problem.rsplit("but got ", 1)[-1].rsplit("but found ", 1)[-1].strip("'")
+    if "'\\t'" in problem or "'\t'" in problem:
+        why = f"a tab at {at}, where YAML takes no tab (indentation and the gaps in a row must be spaces)"
+    elif "while scanning a quoted scalar" in context:
+        why = f"the quote opened at {where_opened} is never closed"
+    elif "while parsing a flow sequence" in context or "while parsing a flow mapping" in context:
+        bracket, close = ("[", "]") if "sequence" in context else ("{", "}")
+        if found in ("]", "}") and found != close:
+            why = f"{at} closes with {found!r} the {bracket!r} opened at {where_opened}, which needs {close!r}"
+        else:
+            why = (f"the {bracket!r} opened at {where_opened} is not closed: a ',' or {close!r} was expected "
+                   f"before {'the end of the file' if found == '<stream end>' else at}")
+    elif found in ("]", "}"):
+        why = f"{found!r} at {at} closes nothing (one bracket too many?)"
+    elif "expected <block end>" in problem:
+        why = (f"the text at {at} does not line up with the lines above (an item or key indented more or less "
+               "than the ones beside it, or a missing '-'?)")
+    elif "mapping values are not allowed here" in problem:
+        why = (f"a ':' at {at} where YAML allows none (a 'key: value' on the line of another value, or a value "
+               "indented under a key that already has one?)")
+    elif "could not find expected ':'" in problem:
+        why = (f"a line that is neither a 'key: value' nor a '- item' ends before {at} (a stray word, or "
+               f"indentation that does not line up, from {where_opened} on?)")
+    else:
+        why = f"{problem} ({at})"
+    return line, why
 
 
 def _to_python(root: yaml.Node, path: str) -> tuple[Any, dict[int, int]]:
