@@ -14,7 +14,7 @@ from archscope.build.catalog import default_registry
 from archscope.cli.app import app
 from archscope.errors import ArchscopeError
 from archscope.util.text import close_spellings
-from tests.fuzz_support import FOREIGN, MAX_LINE
+from fuzz_support import FOREIGN, MAX_LINE
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from archscope.cli.app import app
 from archscope.errors import ArchscopeError
 from archscope.spec.model_spec import load_spec
-from tests.fuzz_support import FOREIGN, MAX_LINE
+from fuzz_support import FOREIGN, MAX_LINE
 
 runner = CliRunner()
 ROW = "[-1, 1, Conv, [16, 3, 2]]"

@@ -3,6 +3,7 @@
 from archscope.blocks import (  # noqa: F401
     attention,
     common,
+    community,
     csp,
     efficientformer,
     emo,
