@@ -122,8 +122,8 @@ def _check_known_modules(spec: ModelSpec, registry: Registry) -> None:
     reasons = {name: registry.unknown_reason(name, spec.dialect) for name in unknown}
     if len(unknown) == 1 and len(next(iter(unknown.values()))) == 1:
         (name, (row,)), = unknown.items()
-        raise ArchscopeError(f"unknown module {_short(name)}{f' ({reasons[name]})' if reasons[name] else ''}; "
-                             f"{WAYS_OUT}", file=spec.path, line=row.line or None, layer=row.index, module=name)
+        raise ArchscopeError(registry.unknown_message(name, spec.dialect), file=spec.path, line=row.line or None,
+                             layer=row.index, module=name)
     rows = sum(len(r) for r in unknown.values())
     head = f"{len(unknown)} unknown module{'s' if len(unknown) > 1 else ''}"
     head += f" in {rows} rows" if rows > len(unknown) else ""

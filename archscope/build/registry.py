@@ -282,9 +282,17 @@ class Registry:
     def lookup(self, name: str, dialect: str = "ultralytics") -> BlockSpec:
         spec = self.find(name, dialect)
         if spec is None:
-            reason = self.unknown_reason(name, dialect)
-            raise ArchscopeError(f"unknown module {name!r}{f' ({reason})' if reason else ''}; {WAYS_OUT}")
+            raise ArchscopeError(self.unknown_message(name, dialect))
         return spec
+
+    def unknown_message(self, name: str, dialect: str = "ultralytics") -> str:
+        """The message for one name that has no block: why (see :meth:`unknown_reason`) and the ways out."""
+        reason = self.unknown_reason(name, dialect)
+        shown = repr(name if len(name) <= 80 else name[:77] + "...")
+        if reason.startswith("the ") and "dialect" in reason:
+            return (f"{shown} is {reason} (a YOLOv5-repository file has 'anchors:'); load a block of that name for "
+                    f"it with --blocks my_blocks.py")
+        return f"unknown module {shown}{f' ({reason})' if reason else ''}; {WAYS_OUT}"
 
     def unknown_reason(self, name: str, dialect: str = "ultralytics") -> str:
         """Why ``name`` has no block here, in a few words (``""`` when there is nothing to add): another
@@ -293,7 +301,7 @@ class Registry:
         elsewhere = sorted(d for n, d in self._blocks if n == name and d is not None)
         if elsewhere:
             where = ", ".join(f"the {DIALECT_SOURCES.get(d, d)}'s" for d in elsewhere)
-            return f"{where} block; this file is read in the {dialect} dialect ('anchors:' selects yolov5)"
+            return f"{where} block, but this file is read in the {dialect} dialect"
         if name in KNOWN_ELSEWHERE:
             return f"a block of {KNOWN_ELSEWHERE[name]}"
         close = close_spellings(name, sorted({n for n, _ in self._blocks}))
