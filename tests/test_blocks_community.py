@@ -207,6 +207,53 @@ def test_a_yolov7_style_yaml_matches_the_yolov7_repository(tmp_path):
     assert built.params == YOLOV7_YAML_TOTAL
 
 
+ASFF_YAML = """\
+nc: 10
+backbone:
+  - [-1, 1, Conv, [16, 3, 2]]   # 0 /2
+  - [-1, 1, Conv, [32, 3, 2]]   # 1 /4  (the finest level, "P3")
+  - [-1, 1, Conv, [64, 3, 2]]   # 2 /8  ("P4")
+  - [-1, 1, Conv, [128, 3, 2]]  # 3 /16 ("P5")
+head:
+  - [[3, 2, 1], 1, ASFF, [0]]            # 4
+  - [[3, 2, 1], 1, ASFF, [1, 48]]        # 5
+  - [[3, 2, 1], 1, ASFF, [2, 32, True]]  # 6
+"""
+ASFF_PARAMS = [
+    # level 0, inter 128, compress 16: stride_level_1 Conv(64, 128, 3, 2) 73728 + 256, stride_level_2
+    # Conv(32, 128, 3, 2) 36864 + 256, weight_level_i 3 * (128*16 + 32), weight_levels 48*3 + 3,
+    # expand Conv(128, 128, 3) 147456 + 256
+    73984 + 37120 + 6240 + 147 + 147712,
+    # level 1, inter 64, c2 48: compress_level_0 Conv(128, 64, 1) 8192 + 128, stride_level_2 Conv(32, 64, 3, 2)
+    # 18432 + 128, 3 * (64*16 + 32), 147, expand Conv(64, 48, 3) 27648 + 96
+    8320 + 18560 + 3168 + 147 + 27744,
+    # level 2 with rfb (compress 8), inter 32: Conv(128, 32, 1) 4096 + 64, Conv(64, 32, 1) 2048 + 64,
+    # 3 * (32*8 + 16), weight_levels 24*3 + 3, expand Conv(32, 32, 3) 9216 + 64
+    4160 + 2112 + 816 + 75 + 9280,
+]
+
+
+def test_asff_levels_by_hand_and_their_flops_by_flopcountermode(tmp_path):
+    built = _build(tmp_path, ASFF_YAML, imgsz=(64, 96), batch=2)
+    assert [layer.params for layer in built.layers[4:]] == ASFF_PARAMS == [265203, 57939, 16443]
+    assert [list(layer.output_shape) for layer in built.layers[4:]] == [[2, 128, 4, 6], [2, 48, 8, 12],
+                                                                         [2, 32, 16, 24]]
+    ours = analyze(built).totals.mac_flops
+    model = materialize(built)
+    with torch.no_grad(), FlopCounterMode(display=False) as fcm:
+        model.run(torch.rand(2, 3, 64, 96))
+    assert fcm.get_total_flops() == ours
+
+
+def test_asff_needs_three_levels_and_a_level(tmp_path):
+    for row, fragment in (("[[3, 2], 1, ASFF, [0]]", "fuses three levels"),
+                          ("[[3, 2, 1], 1, ASFF, [3]]", "level must be 0, 1 or 2"),
+                          ("[[3, 2, 1], 1, ASFF, []]", "needs its level")):
+        text = ASFF_YAML.split("head:")[0] + f"head:\n  - {row}\n"
+        with pytest.raises(ArchscopeError, match=fragment):
+            _build(tmp_path, text)
+
+
 # ------------------------------------------------------------------------------------------ argument forms
 
 
@@ -242,7 +289,7 @@ def test_every_community_block_says_its_argument_form_in_the_listing():
     assert result.exit_code == 0, result.output
     for name in ("CBAM", "ChannelAttention", "SpatialAttention", "SE", "ECA", "CoordAtt", "SimAM", "GAM_Attention",
                  "SKAttention", "LSKblock", "space_to_depth", "SPDConv", "RepVGGBlock", "BiFPN_Concat2",
-                 "BiFPN_Concat3", "SPPCSPC", "MP", "SP", "ReOrg", "DownC"):
+                 "BiFPN_Concat3", "SPPCSPC", "MP", "SP", "ReOrg", "DownC", "ASFF"):
         assert name in result.output, name
     reg = default_registry()
     assert reg.lookup("CA").factory is cm.CoordAtt and reg.lookup("GAM").factory is cm.GAMAttention

@@ -573,3 +573,74 @@ class SPPCSPC(nn.Module):
         x1 = self.cv4(self.cv3(self.cv1(x)))
         y1 = self.cv6(self.cv5(torch.cat([x1] + [m(x1) for m in self.m], 1)))
         return self.cv7(torch.cat((y1, self.cv2(x)), dim=1))
+
+
+# ------------------------------------------------------------------------------------------ ASFF
+
+
+def _asff_rule(ctx: ChannelContext, blk: str) -> Resolved:
+    if not ctx.from_is_list or len(ctx.c_in) != 3:
+        raise ArchscopeError(f"{blk} fuses three levels: 'from' must list them, deepest (P5) first, e.g. "
+                             f"[[22, 19, 16], 1, {blk}, [0]]")
+    dims = [c if isinstance(c, int) else -1 for c in ctx.c_in]
+    if min(dims) < 1:
+        raise ArchscopeError(f"{blk} inputs must be single tensors, got sources with outputs {ctx.c_in}")
+    if not ctx.args:
+        raise ArchscopeError(f"{blk} needs its level (0 = deepest, 1 or 2) as its first argument")
+    level = ctx.args[0]
+    if isinstance(level, bool) or level not in (0, 1, 2):
+        raise ArchscopeError(f"{blk}: level must be 0, 1 or 2, got {level!r}")
+    c2 = ctx.scale_channels(_channel_value(ctx.args[1], blk)) if len(ctx.args) > 1 else dims[level]
+    return Resolved([level, dims, c2, *ctx.args[2:]], c2)
+
+
+@block(family=FAMILY, channels=CustomRule(
+    _asff_rule, "from [P5, P4, P3]; YAML [level, c2*width, rfb]; out = c2 (default: the level's channels)",
+    computed=(1, 2), consumed=(1,)))
+class ASFF(nn.Module):
+    """Adaptively Spatial Feature Fusion, one output level (Liu et al., "Learning Spatial Fusion for Single-Shot
+    Object Detection", arXiv:1911.09516, section 3.2): the three pyramid levels, deepest first, are resized to this
+    level with ``inter = dims[level]`` channels -- a deeper level by a 1x1 Conv and nearest upsampling (x2 or x4), a
+    finer one by a stride-2 3x3 Conv (from two levels up, max pooling 3/2 first) -- each gives a
+    ``compress``-channel 1x1 Conv (16, or 8 with ``rfb``) whose concatenation a biased 1x1 conv turns into three
+    softmax weights per position; the weighted sum is expanded by a 3x3 Conv to ``c2`` channels.
+
+    Public forks wire ASFF in many incompatible ways (``ASFFV5(level, multiplier)`` with channels fixed inside,
+    ``ASFF_Detect`` heads of several kinds); this is the paper's block with channels read from the YAML's sources:
+    ``[[P5, P4, P3], 1, ASFF, [level, c2]]``."""
+
+    def __init__(self, level: int, dims: list, c2: int, rfb: bool = False):
+        super().__init__()
+        self.level = level
+        inter = dims[level]
+        compress = 8 if rfb else 16
+        if level == 0:
+            self.stride_level_1 = Conv(dims[1], inter, 3, 2)
+            self.stride_level_2 = Conv(dims[2], inter, 3, 2)
+        elif level == 1:
+            self.compress_level_0 = Conv(dims[0], inter, 1, 1)
+            self.stride_level_2 = Conv(dims[2], inter, 3, 2)
+        else:
+            self.compress_level_0 = Conv(dims[0], inter, 1, 1)
+            self.compress_level_1 = Conv(dims[1], inter, 1, 1)
+        self.weight_level_0 = Conv(inter, compress, 1, 1)
+        self.weight_level_1 = Conv(inter, compress, 1, 1)
+        self.weight_level_2 = Conv(inter, compress, 1, 1)
+        self.weight_levels = nn.Conv2d(compress * 3, 3, 1, 1, 0)
+        self.expand = Conv(inter, c2, 3, 1)
+
+    def forward(self, x):
+        x0, x1, x2 = x
+        up = nn.functional.interpolate
+        if self.level == 0:
+            r0, r1 = x0, self.stride_level_1(x1)
+            r2 = self.stride_level_2(nn.functional.max_pool2d(x2, 3, stride=2, padding=1))
+        elif self.level == 1:
+            r0, r1, r2 = up(self.compress_level_0(x0), scale_factor=2, mode="nearest"), x1, self.stride_level_2(x2)
+        else:
+            r0 = up(self.compress_level_0(x0), scale_factor=4, mode="nearest")
+            r1 = up(self.compress_level_1(x1), scale_factor=2, mode="nearest")
+            r2 = x2
+        weights = torch.cat([self.weight_level_0(r0), self.weight_level_1(r1), self.weight_level_2(r2)], 1)
+        weights = self.weight_levels(weights).softmax(dim=1)
+        return self.expand(r0 * weights[:, 0:1] + r1 * weights[:, 1:2] + r2 * weights[:, 2:3])
