@@ -458,7 +458,7 @@ class RepVGGBlock(RepConv):
     its training-time form: a 3x3 conv+BN and a 1x1 conv+BN in parallel, plus an identity BN when c1 == c2 and the
     stride is 1, summed, then ReLU. YAML ``[c2, k, s]`` (``RepVGGBlock(c1, c2, kernel_size=3, stride=1,
     padding=1)``); params ``9*c1*c2/g + 2*c2 + c1*c2/g + 2*c2 (+ 2*c1 with the identity)``. The deployed view
-    (``--fused``) folds the three branches into one biased 3x3 conv, as the paper's re-parameterisation does."""
+    (``--fuse``) folds the three branches into one biased 3x3 conv, as the paper's re-parameterisation does."""
 
     def __init__(self, c1: int, c2: int, k: int = 3, s: int = 1, p: int = 1, d: int = 1, g: int = 1):
         if k != 3 or p != 1 or d != 1:
