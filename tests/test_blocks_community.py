@@ -61,14 +61,13 @@ HAND_PARAMS = [
     (lambda: cm.CoordAtt(64, 64), 512 + 8 + 16 + 2 * (512 + 64)),
     # SimAM: no parameters
     (lambda: cm.SimAM(256), 0),
-    # GAM_Attention(256, 256, group=True, rate=4): hidden 64; linears 256*64 + 64 + 64*256 + 256;
-    # conv 7x7 256 -> 64 groups 4: 64*(256/4)*49 + 64; BN 2*64; conv 7x7 64 -> 256 groups 4: 256*(64/4)*49 + 256;
-    # BN 2*256
-    (lambda: cm.GAMAttention(256, 256), (16384 + 64 + 16384 + 256) + (64 * 64 * 49 + 64) + 128
-     + (256 * 16 * 49 + 256) + 512),
-    # group=False (the paper's plain convs): 256*64*49 + 64 and 64*256*49 + 256
-    (lambda: cm.GAMAttention(256, 256, False), (16384 + 64 + 16384 + 256) + (256 * 64 * 49 + 64) + 128
+    # GAM_Attention(256, 256, rate=4), plain convs (the form most forks copy): hidden 64; linears 256*64 + 64 +
+    # 64*256 + 256; conv 7x7 256 -> 64: 256*64*49 + 64; BN 2*64; conv 7x7 64 -> 256: 64*256*49 + 256; BN 2*256
+    (lambda: cm.GAMAttention(256, 256), (16384 + 64 + 16384 + 256) + (256 * 64 * 49 + 64) + 128
      + (64 * 256 * 49 + 256) + 512),
+    # group=True (groups=rate=4): 64*(256/4)*49 + 64 and 256*(64/4)*49 + 256
+    (lambda: cm.GAMAttention(256, 256, 4, True), (16384 + 64 + 16384 + 256) + (64 * 64 * 49 + 64) + 128
+     + (256 * 16 * 49 + 256) + 512),
     # SKAttention(64): d = max(32, 64 // 16) = 32; branches k=1,3,5,7: 64*64*k*k + 64 (bias) + 2*64 (BN);
     # fc 64*32 + 32; fcs 4*(32*64 + 64)
     (lambda: cm.SKAttention(64), sum(64 * 64 * k * k + 64 + 128 for k in (1, 3, 5, 7)) + (2048 + 32)
@@ -116,7 +115,7 @@ backbone:
   - [-1, 1, CoordAtt, [32, 32]]      # 4  mip 8: 256 + 8 + 16 + 2*(256 + 32)   = 856
   - [-1, 1, CA, [32]]                # 5  the same block                       = 856
   - [-1, 1, SimAM, []]               # 6                                       = 0
-  - [-1, 1, GAM_Attention, [32, 32]] # 7  (256+8+256+32) + (8*8*49+8) + 16 + (32*2*49+32) + 64 = 6944
+  - [-1, 1, GAM_Attention, [32, 32]] # 7  (256+8+256+32) + (32*8*49+8) + 16 + (8*32*49+32) + 64 = 25760
   - [-1, 1, SKAttention, [32]]       # 8  sum(1024*k*k + 96) + 1056 + 4*1056   = 91680
   - [-1, 1, LSKblock, [32]]          # 9  832 + 1600 + 2*528 + 198 + 544       = 4230
   - [-1, 1, space_to_depth, [1]]     # 10 32 -> 128 channels                   = 0
@@ -136,14 +135,14 @@ head:
   - [[-1, 17, 21], 1, BiFPN_Concat3, [512]]     # 23 3 weights; 320 + 64 + 256 channels
   - [-1, 1, SP, [3, 1]]                         # 24
 """
-COMMUNITY_PARAMS = [928, 1154, 256, 5, 856, 856, 0, 6944, 91680, 4230, 0, 73856, 41344, 61824, 221312, 0, 111488,
+COMMUNITY_PARAMS = [928, 1154, 256, 5, 856, 856, 0, 25760, 91680, 4230, 0, 73856, 41344, 61824, 221312, 0, 111488,
                     24832, 0, 65792, 98, 0, 2, 3, 0]  # formula, per row as worked out in the YAML's comments
 
 
 def test_a_yaml_of_community_blocks_builds_with_the_hand_counts(tmp_path):
     built = _build(tmp_path, COMMUNITY_YAML, imgsz=(128, 128))
     assert [layer.params for layer in built.layers] == COMMUNITY_PARAMS
-    assert built.params == sum(COMMUNITY_PARAMS) == 707460
+    assert built.params == sum(COMMUNITY_PARAMS) == 726276
     out = {layer.index: layer.c_out for layer in built.layers}
     assert (out[10], out[18], out[22], out[23]) == (128, 256, 320, 640)
     assert list(built.layers[23].output_shape) == [1, 640, 2, 2]

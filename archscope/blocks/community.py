@@ -317,18 +317,19 @@ def _channel_shuffle(x, groups: int):
 
 
 @block("GAM_Attention", family=FAMILY, aliases=("GAM",),
-       channels=_keeps_channels(2, 2, "[c1, c2, group, rate] (forks' GAM_Attention(c1, c2, group=True, rate=4))"))
+       channels=_keeps_channels(2, 2, "[c1, c2, rate] (forks' GAM_Attention(in_channels, out_channels, rate=4))"))
 class GAMAttention(nn.Module):
     """Global Attention Mechanism (Liu et al., "Global Attention Mechanism: Retain Information to Enhance
     Channel-Spatial Interactions", arXiv:2112.05561): channel attention as a two-layer MLP c -> c/rate -> c (with
-    biases) applied per position over the channel axis, then spatial attention as two 7x7 convs (c -> c/rate -> c,
-    biases, each followed by BN, ReLU between), sigmoid.
+    biases) applied per position over the channel axis, sigmoid; then spatial attention as two 7x7 convs
+    (c -> c/rate -> c, biases, each followed by BN, ReLU between), sigmoid.
 
-    In the form public forks copy, ``GAM_Attention(c1, c2, group=True, rate=4)``: with ``group`` the two 7x7 convs
-    have ``groups=rate`` and the spatial weights are channel-shuffled in 4 groups (``group=False``: the paper's
-    plain convs, no shuffle). Also registered as ``GAM``."""
+    In the form most public forks copy, ``GAM_Attention(in_channels, out_channels, rate=4)`` (plain convs); a few
+    forks group the two 7x7 convs (``groups=rate``) and channel-shuffle the spatial weights: ``group=True``, the
+    fourth argument here. Also registered as ``GAM``; params
+    ``2*c*(c/rate) + c/rate + c + 2*49*c*(c/rate)/g + c/rate + c + 2*(c/rate) + 2*c`` (g = rate when grouped)."""
 
-    def __init__(self, c1: int, c2: int, group: bool = True, rate: int = 4):
+    def __init__(self, c1: int, c2: int, rate: int = 4, group: bool = False):
         super().__init__()
         if c2 != c1:
             raise ArchscopeError(f"GAM_Attention multiplies its input by the weights: c2 ({c2}) must equal c1 ({c1})")
@@ -346,7 +347,7 @@ class GAMAttention(nn.Module):
     def forward(self, x):
         b, c, h, w = x.shape
         weights = self.channel_attention(x.permute(0, 2, 3, 1).reshape(b, -1, c)).view(b, h, w, c)
-        x = x * weights.permute(0, 3, 1, 2)
+        x = x * weights.permute(0, 3, 1, 2).sigmoid()
         spatial = self.spatial_attention(x).sigmoid()
         if self.group:
             spatial = _channel_shuffle(spatial, 4)
