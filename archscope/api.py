@@ -380,15 +380,18 @@ def _check(targets: Sequence[CheckTarget], blocks: Sequence[str]) -> CheckReport
 def rerun_settings(target: CheckTarget, baseline: ModelReport | None) -> dict[str, Any]:
     """Profile options for a check: the defaults, then what the baseline was made with, then the target's own."""
     settings: dict[str, Any] = {"scale": None, "imgsz": 640, "batch": 1, "dtype": "fp32", "nc": None, "ch": None,
-                                "device_spec": None, "fuse": False}
+                                "device_spec": None, "fuse": False, "attention": None}
     if baseline is not None:
         m = baseline.model
         recorded = baseline.settings or {"scale": m.scale, "imgsz": m.imgsz, "batch": m.batch, "dtype": m.dtype,
                                          "device_spec": m.device_spec}  # a plain report: its resolved settings
         settings.update({k: v for k, v in recorded.items() if k in settings})
         settings["fuse"] = bool(recorded.get("fuse", m.fused))  # settings written before --fuse: the report's
+        # how the baseline's roofline ran attention (a report from before --attention: eager, as all ran then)
+        settings["attention"] = recorded.get("attention", m.attention or ("eager" if m.device_spec else None))
     mine = {"scale": target.scale, "imgsz": target.imgsz, "batch": target.batch, "dtype": target.dtype,
-            "nc": target.nc, "ch": target.ch, "device_spec": target.device_spec, "fuse": target.fuse}
+            "nc": target.nc, "ch": target.ch, "device_spec": target.device_spec, "fuse": target.fuse,
+            "attention": target.attention}
     settings.update({k: v for k, v in mine.items() if v is not None})
     if isinstance(settings["imgsz"], list):
         settings["imgsz"] = tuple(settings["imgsz"])

@@ -35,7 +35,7 @@ ROLE_NAMES = {
     "q_proj": "Q projection", "k_proj": "K projection", "v_proj": "V projection", "qkv_proj": "QKV projection",
     "kv_down": "K/V downsampling", "k_down": "K downsampling", "v_down": "V downsampling",
     "q_down": "Q downsampling", "qk": "QK^T (scores)", "scores": "scale/mask on scores", "softmax": "softmax",
-    "pv": "PV (scores x V)", "sdpa": "fused attention (SDPA)", "out_proj": "output projection",
+    "prep": "Q/K/V scaling", "pv": "PV (scores x V)", "sdpa": "fused attention (SDPA)", "out_proj": "output projection",
     "copy": "reshapes and copies", "elementwise": "elementwise", "module": "", "norm": "norm",
     "activation": "activation", "matmul": "matmul",
 }
@@ -70,6 +70,8 @@ def op_role(op: OpRecord) -> str:
         return "softmax"
     if op.score_bytes:
         return "scores"
+    if op.prep_bytes and op.op not in _COPIES:
+        return "prep"
     if op.op in _COPIES:
         return "copy"
     if op.op in _MODULE_OPS and op.path:

@@ -23,7 +23,8 @@ from archscope.util.text import did_you_mean
 from archscope.vocab import ATTENTION_MODES, canonical_dtype
 
 MAX_SPEC_BYTES = 1_000_000
-_SPEC_KEYS = {"name", "peak_flops", "bandwidth", "source", "aliases", "notes", "relative_only", "attention"}
+_SPEC_KEYS = {"name", "peak_flops", "bandwidth", "source", "aliases", "notes", "relative_only", "attention",
+              "attention_source"}
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,10 @@ class DeviceSpec:
             d["notes"] = self.notes
         if self.relative_only:
             d["relative_only"] = True
-        if self.attention != "eager":
+        if self.attention != "eager" or self.attention_source:
             d["attention"] = self.attention
+        if self.attention_source:
+            d["attention_source"] = self.attention_source
         return d
 
 
@@ -229,10 +232,13 @@ def device_from_dict(
     attention = data.get("attention", "eager")
     if attention not in ATTENTION_MODES:
         raise err(f"'attention' must be {' or '.join(ATTENTION_MODES)} (got {attention!r})", "attention")
+    attention_source = data.get("attention_source",
+                                f"the device file's 'attention: {attention}'" if "attention" in data else "")
+    if not isinstance(attention_source, str):
+        raise err("'attention_source' must be a string", "attention_source")
     return DeviceSpec(
         name=name.strip(), peak_flops=peaks, bandwidth=bandwidth, source=source, aliases=tuple(aliases),
-        notes=notes, relative_only=relative_only, attention=attention,
-        attention_source=f"the device file's 'attention: {attention}'" if "attention" in data else "",
+        notes=notes, relative_only=relative_only, attention=attention, attention_source=attention_source,
     )
 
 
