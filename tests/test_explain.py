@@ -296,7 +296,7 @@ def test_check_takes_attention_from_the_option_the_config_and_the_baseline(tmp_p
     baseline = profile(TRIO["mhsa"], device_spec="a100")  # the preset's default: fused
     assert baseline.model.attention == "fused"
     assert rerun_settings(CheckTarget(path=TRIO["mhsa"]), baseline)["attention"] == "fused"
-    pyproject.write_text(f'[[tool.archscope.models]]\npath = "{TRIO["mhsa"]}"\nattention = "flash"\n')
+    pyproject.write_text(f'[[tool.archscope.models]]\npath = "{TRIO["mhsa"]}"\nmax-params = "10M"\nattention = "flash"\n')
     with pytest.raises(ArchscopeError, match="'attention' must be one of eager, fused"):
         load_config(str(pyproject))
     result = runner.invoke(app, ["check", TRIO["mhsa"], "--max-params", "10M", "--device-spec", "cpu",
