@@ -195,7 +195,9 @@ def _facts(ops: list[OpRecord], groups: list[OpGroup], model: Any, layer: int, d
     return AttentionFacts(
         heads=heads, kv_heads=kv_heads, queries=queries, keys=keys, kv_stride=stride,
         score_bytes=sum(op.score_bytes for op in ops), kv_bytes=kv_bytes, kv_bytes_mhsa=mhsa, score_ms=score_ms,
-        kv_ms=kv_ms, kv2_ms=kv2, scores_share=share(score_ms), kv_share=share(kv_ms))
+        kv_ms=kv_ms, kv2_ms=kv2, scores_share=share(score_ms), kv_share=share(kv_ms),
+        eager_ms=_time(device, dtype, ops, "eager").predicted_ms,
+        fused_ms=_time(device, dtype, ops, "fused").predicted_ms)
 
 
 def _fewer_keys(op: OpRecord, role: str, k_bytes: int, v_bytes: int, factor: int) -> OpRecord:
@@ -248,8 +250,10 @@ def attention_findings(b: LayerBreakdown) -> list[str]:
                 f"would divide that by {f.heads}, saving {_mb(f.kv_bytes - f.kv_bytes // f.heads)} written, and as "
                 f"much again read by QK^T and PV.")
     fused = b.attention == "fused"
-    scores = (f"the score matrices ({_mb(f.score_bytes)} of traffic eager) stay on chip (--attention fused)"
-              if fused else f"the score matrices move {_mb(f.score_bytes)} (--attention eager)")
+    scores = (f"the score matrices ({_mb(f.score_bytes)} of traffic eager) stay on chip (--attention fused; "
+              f"eager: {f.eager_ms:.3g} {unit})" if fused else
+              f"the score matrices move {_mb(f.score_bytes)} (--attention eager; fused, on chip: {f.fused_ms:.3g} "
+              f"{unit})")
     down = " and downsampling" if f.kv_stride and f.kv_stride > 1 else ""
     what = "The scores outweigh the K/V traffic" if f.score_ms >= f.kv_ms else "K/V traffic outweighs the scores"
     lines.append(

@@ -47,6 +47,8 @@ class AttentionFacts:
     kv2_ms: float  # the layer's predicted time with K/V tokens 4x fewer (kv_strides 2 more)
     scores_share: float  # score_ms / the layer's time
     kv_share: float  # kv_ms / the layer's time
+    eager_ms: float = 0.0  # the layer's time with attention run eager (scores through memory)
+    fused_ms: float = 0.0  # and fused (scores on chip)
 
 
 @dataclass
