@@ -37,9 +37,10 @@ ROLE_NAMES = {
     "q_down": "Q downsampling", "qk": "QK^T (scores)", "scores": "scale/mask on scores", "softmax": "softmax",
     "prep": "Q/K/V scaling", "pv": "PV (scores x V)", "sdpa": "fused attention (SDPA)", "out_proj": "output projection",
     "copy": "reshapes and copies", "elementwise": "elementwise", "module": "", "norm": "norm",
-    "activation": "activation", "matmul": "matmul",
+    "activation": "activation", "matmul": "matmul", "pool": "pooling", "resize": "resize",
 }
-_ORDER = list(ROLE_NAMES)
+_POOLS = ("max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool")
+_RESIZES = ("upsample", "_upsample", "grid_sampler")
 _SCORE_ROLES = {"qk", "scores", "softmax", "pv"}
 
 
@@ -80,6 +81,10 @@ def op_role(op: OpRecord) -> str:
         return "norm"
     if op.op in _ACTIVATIONS:
         return "activation"
+    if op.op.startswith(_POOLS):
+        return "pool"
+    if op.op.startswith(_RESIZES):
+        return "resize"
     return "elementwise"
 
 
@@ -109,13 +114,12 @@ def _module_role(path: str) -> str:
 
 
 def group_ops(ops: list[OpRecord]) -> list[tuple[str, str, list[OpRecord]]]:
-    """(role, path, ops) per group, in the order of ROLE_NAMES, then first appearance."""
+    """(role, path, ops) per group, in the order the groups first ran."""
     groups: dict[tuple[str, str], list[OpRecord]] = {}
     for op, role in zip(ops, op_roles(ops)):
         path = group_path(op.path) if role.endswith(("_proj", "_down")) or role == "module" else op.path
         groups.setdefault((role, path), []).append(op)
-    keys = sorted(groups, key=lambda k: (_ORDER.index(k[0]), list(groups).index(k)))
-    return [(role, path, groups[(role, path)]) for role, path in keys]
+    return [(role, path, members) for (role, path), members in groups.items()]
 
 
 def _time(device: DeviceSpec, dtype: str, ops: list[OpRecord], attention: str) -> LayerRoofline:
@@ -139,6 +143,8 @@ def breakdown(costs: ModelCosts, model: Any, layer: int, device: DeviceSpec, *, 
     for role, path, members in group_ops(ops):
         t = _time(device, dtype, members, attention)
         label = ROLE_NAMES.get(role) or path or "(layer)"
+        if role in ("elementwise", "copy", "pool", "resize", "activation", "norm"):
+            label += f" ({', '.join(dict.fromkeys(op.op.lstrip('_') for op in members))})"
         groups.append(OpGroup(
             name=label, role=role, path=path, ops=list(dict.fromkeys(op.op for op in members)), calls=len(members),
             flops=t.flops, bytes=t.bytes, score_bytes=sum(op.score_bytes for op in members),
