@@ -302,3 +302,28 @@ def test_check_takes_attention_from_the_option_the_config_and_the_baseline(tmp_p
     result = runner.invoke(app, ["check", TRIO["mhsa"], "--max-params", "10M", "--device-spec", "cpu",
                                  "--attention", "fused", "--no-cache"])
     assert result.exit_code == 0, result.output
+
+
+def test_hand_made_records_with_a_joint_qkv_projection():
+    """Records made by hand (no model): a joint QKV conv, QK^T, softmax, PV. The first score-moving product is QK^T,
+    the next PV; the finding says MQA's saving cannot be read off a joint projection."""
+    from archscope.analysis.breakdown import breakdown
+    from archscope.analysis.records import LayerCosts, ModelCosts
+
+    s = 1000  # score bytes
+    ops = [
+        OpRecord("convolution", 0, "attn.qkv.conv", 600, 0, 300, 300),
+        OpRecord("bmm", 0, "attn", 2000, 0, 200, s, (1, 10, 25), True, score_bytes=s),
+        OpRecord("_softmax", 0, "attn", 0, 250, s, s, score_bytes=2 * s),
+        OpRecord("bmm", 0, "attn", 2000, 0, s + 100, 100, (1, 10, 4), True, score_bytes=s),
+    ]
+    costs = ModelCosts("fp32", 4, [LayerCosts(0)], ops, 0)
+    device = DeviceSpec("toy", {"fp32": 1e12}, 1e9, "hand-made")  # 1 byte = 1e-6 ms; 1 FLOP = 1e-9 ms
+    b = breakdown(costs, None, 0, device, attention="eager")
+    assert [g.role for g in b.groups] == ["qkv_proj", "qk", "softmax", "pv"]
+    assert [g.bytes for g in b.groups] == [600, 200 + s, 2 * s, s + 200]
+    assert b.predicted_ms == pytest.approx((600 + 1200 + 2000 + 1200) * 1e-6)
+    assert b.facts.joint_qkv and b.facts.keys == 25 and b.facts.score_bytes == 4 * s
+    assert "one QKV projection" in b.findings[0]
+    fused = breakdown(costs, None, 0, device, attention="fused")
+    assert [g.bytes for g in fused.groups] == [600, 200, 0, 200]

@@ -192,6 +192,9 @@ def _facts(ops: list[OpRecord], groups: list[OpGroup], model: Any, layer: int, d
     mhsa = kv_bytes * group
     score_ms = sum(g.predicted_ms for g in groups if g.role in _SCORE_ROLES)
     kv_ms = sum(g.predicted_ms for g in groups if g.role in ("k_proj", "v_proj", "kv_down", "k_down", "v_down"))
+    joint = not kv_bytes and any(g.role == "qkv_proj" for g in groups)
+    if joint:
+        kv_ms = sum(g.predicted_ms for g in groups if g.role == "qkv_proj")
     fewer = [_fewer_keys(op, role, k_bytes, v_bytes, 4) for op, role in zip(ops, roles)]
     kv2 = _time(device, dtype, fewer, attention).predicted_ms
 
@@ -203,7 +206,7 @@ def _facts(ops: list[OpRecord], groups: list[OpGroup], model: Any, layer: int, d
         score_bytes=sum(op.score_bytes for op in ops), kv_bytes=kv_bytes, kv_bytes_mhsa=mhsa, score_ms=score_ms,
         kv_ms=kv_ms, kv2_ms=kv2, scores_share=share(score_ms), kv_share=share(kv_ms),
         eager_ms=_time(device, dtype, ops, "eager").predicted_ms,
-        fused_ms=_time(device, dtype, ops, "fused").predicted_ms)
+        fused_ms=_time(device, dtype, ops, "fused").predicted_ms, joint_qkv=joint)
 
 
 def _fewer_keys(op: OpRecord, role: str, k_bytes: int, v_bytes: int, factor: int) -> OpRecord:
@@ -255,16 +258,20 @@ def attention_findings(b: LayerBreakdown) -> list[str]:
                 f"MHSA: {f.heads} heads, each with its own K and V ({_mb(f.kv_bytes)}); sharing one K/V head (MQA) "
                 f"would divide that by {f.heads}, saving {_mb(f.kv_bytes - f.kv_bytes // f.heads)} written, and as "
                 f"much again read by QK^T and PV.")
+    elif f.joint_qkv:
+        lines.append("K and V come out of one QKV projection here, so what sharing K/V (MQA) would save cannot be "
+                     "read off separately; MQA would shrink that projection's K and V part by the head count.")
     fused = b.attention == "fused"
     scores = (f"the score matrices ({_mb(f.score_bytes)} of traffic eager) stay on chip (--attention fused; "
               f"eager: {f.eager_ms:.3g} {unit})" if fused else
               f"the score matrices move {_mb(f.score_bytes)} (--attention eager; fused, on chip: {f.fused_ms:.3g} "
               f"{unit})")
     down = " and downsampling" if f.kv_stride and f.kv_stride > 1 else ""
+    kv_name = "the QKV projection" if f.joint_qkv else f"the K/V projections{down}"
     what = "The scores outweigh the K/V traffic" if f.score_ms >= f.kv_ms else "K/V traffic outweighs the scores"
     lines.append(
         f"{what}: QK^T, softmax and PV take {_pct(f.scores_share)} of the layer's "
-        f"{b.predicted_ms:.3g} {unit}, the K/V projections{down} "
+        f"{b.predicted_ms:.3g} {unit}, {kv_name} "
         f"{_pct(f.kv_share)}; {scores}.")
     if f.keys:
         saved = 1 - f.kv2_ms / b.predicted_ms if b.predicted_ms > 0 else 0.0

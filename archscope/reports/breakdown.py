@@ -43,12 +43,13 @@ class AttentionFacts:
     kv_bytes: int  # K and V as written by their projections
     kv_bytes_mhsa: int  # the same with one K/V head per query head (MHSA): kv_bytes x heads / kv_heads
     score_ms: float  # time of QK^T, softmax and PV (and score elementwise ops) on the device
-    kv_ms: float  # time of the K and V projections and downsampling
+    kv_ms: float  # time of the K and V projections and downsampling (or of a joint QKV projection)
     kv2_ms: float  # the layer's predicted time with K/V tokens 4x fewer (kv_strides 2 more)
     scores_share: float  # score_ms / the layer's time
     kv_share: float  # kv_ms / the layer's time
     eager_ms: float = 0.0  # the layer's time with attention run eager (scores through memory)
     fused_ms: float = 0.0  # and fused (scores on chip)
+    joint_qkv: bool = False  # K and V come out of one QKV projection (their bytes cannot be told apart)
 
 
 @dataclass
