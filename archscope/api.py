@@ -102,6 +102,10 @@ def profile(
         raise ArchscopeError(f"--dtype must be one of {', '.join(ANALYSIS_DTYPES)}, got {dtype!r}")
     if depth < 0:
         raise ArchscopeError(f"--depth must be >= 0, got {depth}")
+    from archscope.vocab import ATTENTION_MODES
+
+    if attention is not None and attention not in ATTENTION_MODES:
+        raise ArchscopeError(f"--attention must be {' or '.join(ATTENTION_MODES)}, got {attention!r}")
     device = None
     if device_spec is not None:
         from archscope.devices.presets import load_device

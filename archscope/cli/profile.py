@@ -55,6 +55,10 @@ def profile(
     from archscope.util.files import check_writable
 
     device_spec, _ = split_device("profile", device, device_spec)
+    if attention is not None and device_spec is None and not plot:
+        from archscope.cli.options import note
+
+        note("--attention changes only roofline times: give --device-spec too")
     if output:
         check_writable(output)  # fail before the work, not after it
     if plot:
