@@ -12,9 +12,11 @@ from archscope.vocab import ANALYSIS_DTYPES, BENCH_DTYPES
 
 if TYPE_CHECKING:
     from archscope.build.builder import BuiltModel
+    from archscope.compare.comparison import Comparison
     from archscope.devices.spec import DeviceSpec
     from archscope.measure.runner import Progress
     from archscope.reports.bench import BenchReport
+    from archscope.reports.breakdown import LayerBreakdown
 
 
 def parse_imgsz(value: int | str | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -76,6 +78,7 @@ def profile(
     analyse: bool = True,
     blocks: list[str] | tuple[str, ...] = (),
     fuse: bool = False,
+    attention: str | None = None,
 ) -> ModelReport:
     """Parse, build (on the meta device) and profile a model YAML; return the report.
 
@@ -86,7 +89,9 @@ def profile(
     adds that tool's totals for comparison, with the gap explained module by module;
     ``analyse=False`` gives only structure, parameters and shapes; ``blocks`` names user block files or modules to
     register first (see :mod:`archscope.plugins`); ``fuse`` profiles the deployed model, as Ultralytics'
-    ``model.fuse()`` leaves it (see :mod:`archscope.build.fuse`; the report says ``model.fused``).
+    ``model.fuse()`` leaves it (see :mod:`archscope.build.fuse`; the report says ``model.fused``); ``attention``
+    ("eager" or "fused", default: the device's) is how the roofline runs attention (the report says
+    ``model.attention``).
     """
     from archscope.analysis.findings import find_issues
     from archscope.analysis.to_report import add_costs, add_roofline, make_report
@@ -97,12 +102,19 @@ def profile(
         raise ArchscopeError(f"--dtype must be one of {', '.join(ANALYSIS_DTYPES)}, got {dtype!r}")
     if depth < 0:
         raise ArchscopeError(f"--depth must be >= 0, got {depth}")
+    from archscope.vocab import ATTENTION_MODES
+
+    if attention is not None and attention not in ATTENTION_MODES:
+        raise ArchscopeError(f"--attention must be {' or '.join(ATTENTION_MODES)}, got {attention!r}")
     device = None
     if device_spec is not None:
         from archscope.devices.presets import load_device
 
         device = load_device(device_spec)
         device.peak(dtype)  # fail now, with the device's dtypes listed, not after the counting
+        from archscope.devices.roofline import attention_mode
+
+        attention_mode(device, attention)
     if counter is not None:
         from archscope.analysis.crosscheck import COUNTERS, require
 
@@ -134,7 +146,8 @@ def profile(
     if device is not None:
         from archscope.devices.roofline import roofline
 
-        add_roofline(report, roofline(device, dtype, costs.ops, layers=range(len(built.layers)), submodules=depth > 0))
+        add_roofline(report, roofline(device, dtype, costs.ops, layers=range(len(built.layers)), submodules=depth > 0,
+                                      attention=attention))
     if counter is not None:
         report.crosscheck.append(_crosscheck(built, counter, report, costs.ops))
     return report
@@ -197,6 +210,7 @@ def compare(
     runs: int | None = None,
     min_time: float | None = None,
     progress: Progress | None = None,
+    attention: str | None = None,
 ) -> Comparison:
     """Profile (or read) two or more models and put them side by side; the first is the reference.
 
@@ -206,7 +220,8 @@ def compare(
     ``progress(phase, done, total)`` follows it, each phase named after its model. The default measure's trust
     warnings (:mod:`archscope.measure.trust`) join the comparison's notes, named after their model. ``fuse``: every
     YAML is profiled (and benched) deployed, as :func:`profile` with ``fuse=True``; a report JSON stays as it was
-    made.
+    made. ``attention``: as :func:`profile`'s. The layers that differ between YAML models are broken down op by op
+    (:func:`explain_layers`) into ``comparison.breakdowns``.
     """
     from archscope.compare.comparison import compare_reports
     from archscope.devices.presets import load_device
@@ -233,7 +248,7 @@ def compare(
             continue
         source = item if isinstance(item, Source) else parse_source(item)
         reports.append(load_source(source, imgsz=imgsz, batch=batch, dtype=dtype, nc=nc, ch=ch,
-                                   device_spec=device_spec, fuse=fuse))
+                                   device_spec=device_spec, fuse=fuse, attention=attention))
         names.append(str(source))
         run = bench and not source.is_report
         deployed: dict[str, Any] = {"fuse": True} if fuse else {}  # a custom measure without fuse works unfused
@@ -243,7 +258,41 @@ def compare(
                                 **deployed) if run else None)
     comparison = compare_reports(reports, device=device, sources=names, measurements=measured)
     comparison.notes += bench_notes
+    comparison.breakdowns = _changed_breakdowns(comparison, sources, imgsz=imgsz, batch=batch, dtype=dtype, nc=nc,
+                                                ch=ch, device=device, attention=attention, fuse=fuse)
     return comparison
+
+
+#: At most this many differing layers are broken down op by op in a comparison (each model's).
+MAX_BREAKDOWN_LAYERS = 4
+
+
+def _changed_breakdowns(comparison: Comparison, sources: Sequence[Any], *, device: DeviceSpec,
+                        **options: Any) -> list[LayerBreakdown]:
+    """The layers that differ (index alignment, YAML models only), op by op, model after model."""
+    from archscope.spec.sources import Source, parse_source
+
+    if comparison.alignment != "index":
+        return []
+    changed = [int(row.key) for row in comparison.layers if row.changed and row.key.isdigit()]
+    changed = [i for i in changed if any(r.attention_flops for r in _layer_reports(comparison, i))]
+    changed = changed[:MAX_BREAKDOWN_LAYERS]
+    if not changed:
+        return []
+    out: list[LayerBreakdown] = []
+    for item in sources:
+        if isinstance(item, ModelReport):
+            continue
+        source = item if isinstance(item, Source) else parse_source(item)
+        if source.is_report:
+            continue
+        here = [i for i in changed if i < len(comparison.reports[0].layers)]
+        out += explain_layers(source.path, here, scale=source.scale, device_spec=device, **options)
+    return out
+
+
+def _layer_reports(comparison: Comparison, index: int) -> list[Any]:
+    return [r.layers[index] for r in comparison.reports if index < len(r.layers)]
 
 
 def _named_progress(progress: Progress, name: str) -> Progress:
@@ -335,15 +384,18 @@ def _check(targets: Sequence[CheckTarget], blocks: Sequence[str]) -> CheckReport
 def rerun_settings(target: CheckTarget, baseline: ModelReport | None) -> dict[str, Any]:
     """Profile options for a check: the defaults, then what the baseline was made with, then the target's own."""
     settings: dict[str, Any] = {"scale": None, "imgsz": 640, "batch": 1, "dtype": "fp32", "nc": None, "ch": None,
-                                "device_spec": None, "fuse": False}
+                                "device_spec": None, "fuse": False, "attention": None}
     if baseline is not None:
         m = baseline.model
         recorded = baseline.settings or {"scale": m.scale, "imgsz": m.imgsz, "batch": m.batch, "dtype": m.dtype,
                                          "device_spec": m.device_spec}  # a plain report: its resolved settings
         settings.update({k: v for k, v in recorded.items() if k in settings})
         settings["fuse"] = bool(recorded.get("fuse", m.fused))  # settings written before --fuse: the report's
+        # how the baseline's roofline ran attention (a report from before --attention: eager, as all ran then)
+        settings["attention"] = recorded.get("attention", m.attention or ("eager" if m.device_spec else None))
     mine = {"scale": target.scale, "imgsz": target.imgsz, "batch": target.batch, "dtype": target.dtype,
-            "nc": target.nc, "ch": target.ch, "device_spec": target.device_spec, "fuse": target.fuse}
+            "nc": target.nc, "ch": target.ch, "device_spec": target.device_spec, "fuse": target.fuse,
+            "attention": target.attention}
     settings.update({k: v for k, v in mine.items() if v is not None})
     if isinstance(settings["imgsz"], list):
         settings["imgsz"] = tuple(settings["imgsz"])
@@ -486,3 +538,75 @@ def load_source(source: Source | str, **options: Any) -> ModelReport:
             raise ArchscopeError(f"a report JSON has its scale fixed; drop ':{source.scale}'", file=source.path)
         return read_report(source.path)
     return profile(source.path, scale=source.scale, **options)
+
+
+def explain(
+    source: str | os.PathLike,
+    layer: int,
+    *,
+    scale: str | None = None,
+    nc: int | None = None,
+    ch: int | None = None,
+    imgsz: int | str | tuple[int, int] = 640,
+    batch: int = 1,
+    dtype: str = "fp32",
+    device_spec: str = "cpu",
+    attention: str | None = None,
+    blocks: list[str] | tuple[str, ...] = (),
+    fuse: bool = False,
+) -> LayerBreakdown:
+    """Layer ``layer`` of a model YAML op by op (:mod:`archscope.analysis.breakdown`): its operator groups with
+    FLOPs, bytes, intensity, roofline time and bound on ``device_spec``, with attention run ``attention`` ("eager"
+    or "fused"; default: the device's), and for an attention layer the finding in words."""
+    return explain_layers(source, [layer], scale=scale, nc=nc, ch=ch, imgsz=imgsz, batch=batch, dtype=dtype,
+                          device_spec=device_spec, attention=attention, blocks=blocks, fuse=fuse)[0]
+
+
+def explain_layers(
+    source: str | os.PathLike,
+    layers: Sequence[int],
+    *,
+    scale: str | None = None,
+    nc: int | None = None,
+    ch: int | None = None,
+    imgsz: int | str | tuple[int, int] = 640,
+    batch: int = 1,
+    dtype: str = "fp32",
+    device_spec: str | DeviceSpec = "cpu",
+    attention: str | None = None,
+    blocks: list[str] | tuple[str, ...] = (),
+    fuse: bool = False,
+) -> list[LayerBreakdown]:
+    """:func:`explain` for several layers of one model, counted once."""
+    from archscope.analysis.analyze import analyze
+    from archscope.analysis.breakdown import breakdown
+    from archscope.build.builder import BuildOptions, build_model
+    from archscope.devices.presets import load_device
+    from archscope.devices.roofline import attention_mode
+    from archscope.spec.model_spec import load_spec
+
+    if dtype not in ANALYSIS_DTYPES:
+        raise ArchscopeError(f"--dtype must be one of {', '.join(ANALYSIS_DTYPES)}, got {dtype!r}")
+    device = load_device(device_spec)
+    device.peak(dtype)
+    attention_mode(device, attention)
+    path, scale = split_scale(source, scale)
+    if blocks:
+        from archscope.build.plugins import load_blocks
+
+        for item in blocks:
+            load_blocks(item)
+    spec = load_spec(path)
+    built = build_model(spec, BuildOptions(scale=scale, nc=nc, ch=ch, imgsz=parse_imgsz(imgsz), batch=batch))
+    if fuse:
+        from archscope.build.fuse import deploy_built
+
+        built = deploy_built(built)
+    n = len(built.layers)
+    for index in layers:
+        if not 0 <= index < n:
+            raise ArchscopeError(f"--layer {index}: the model has layers 0-{n - 1}", file=str(path))
+    costs = analyze(built, dtype=dtype, legacy=False)
+    name = os.path.basename(str(path))
+    return [breakdown(costs, built.model, i, device, attention=attention, name=name,
+                      module=built.layers[i].module) for i in layers]

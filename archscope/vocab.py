@@ -40,6 +40,10 @@ CALIBRATE_DTYPES = ("fp32", "tf32", "fp16", "bf16", "int8")
 #: The keys a device spec's ``peak_flops`` is documented with (a device file may add its own).
 DEVICE_DTYPES = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
 
+#: How the roofline runs attention (``--attention``): "eager" kernels write the QK^T score matrices to memory and
+#: read them back (softmax, PV); "fused" (flash-style) kernels keep them on chip and move only Q, K, V and the output.
+ATTENTION_MODES = ("eager", "fused")
+
 _SPELLINGS = {alias: d.name for d in DTYPES.values() for alias in (d.name, *d.aliases)}
 
 
@@ -74,7 +78,7 @@ FORMAT_ALIASES = {"markdown": "md"}
 #: The formats each command writes: its ``--format`` offers these and no others (snapshot writes JSON only).
 COMMAND_FORMATS: dict[str, tuple[str, ...]] = {
     "profile": FORMATS, "compare": FORMATS, "bench": FORMATS,
-    "check": ("table", "json", "md"), "devices": ("table", "json"),
+    "check": ("table", "json", "md"), "devices": ("table", "json"), "explain": ("table", "json", "md"),
 }
 FORMAT_BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html",
                     ".htm": "html", ".txt": "table"}

@@ -9,10 +9,12 @@ time); the op costs come from :mod:`archscope.analysis.costs`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.weak import WeakIdKeyDictionary
 
 from archscope.analysis import costs
 from archscope.analysis.records import OpRecord
@@ -113,8 +115,68 @@ class Recorder:
         self.functional_macs: dict[int, int] = {}
 
 
+class _ScoreChain:
+    """One candidate score matrix: the output of an activation-by-activation product (``bmm``), followed through
+    views and same-sized ops (softmax, scaling, masking). It *is* a score matrix once another activation product
+    reads it (``PV``); then every byte of it that the chain's ops moved is marked on their records. A chain stays
+    inside the sub-module that started it and never passes a multiply-add op (a projection ends it)."""
+
+    __slots__ = ("where", "pending", "confirmed", "output", "operands")
+
+    def __init__(self, where: tuple[int, str], output: bool = False) -> None:
+        self.where = where  # (layer, sub-module path) of the product that made it
+        self.output = output  # made by a product that read scores (PV): its copies are the kernel's own layout
+        self.operands: list[_Prep] = []  # what made the product's operands (QK^T's Q and K), marked on confirmation
+        self.pending: list[tuple[int, int]] = []  # (record index, score bytes that op moved)
+        self.confirmed = False
+
+    def charge(self, ops: list[OpRecord], index: int, nbytes: int) -> None:
+        if self.confirmed:
+            ops[index] = replace(ops[index], score_bytes=ops[index].score_bytes + nbytes)
+        else:
+            self.pending.append((index, nbytes))
+
+    def confirm(self, ops: list[OpRecord]) -> None:
+        self.confirmed = True
+        for index, nbytes in self.pending:
+            ops[index] = replace(ops[index], score_bytes=ops[index].score_bytes + nbytes)
+        self.pending.clear()
+        for prep in self.operands:
+            prep.mark(ops)
+        self.operands.clear()
+
+
+class _Prep:
+    """A tensor made by a copy or a one-tensor elementwise op (a re-layout, a scale): if QK^T or PV reads it, a fused
+    kernel would have read the original instead, so the op's traffic is marked :attr:`OpRecord.prep_bytes`."""
+
+    __slots__ = ("index", "where", "inputs", "marked")
+
+    def __init__(self, index: int, where: tuple[int, str], inputs: list[_Prep]) -> None:
+        self.index, self.where, self.inputs, self.marked = index, where, inputs, False
+
+    def mark(self, ops: list[OpRecord]) -> None:
+        if self.marked:
+            return
+        self.marked = True
+        op = ops[self.index]
+        ops[self.index] = replace(op, prep_bytes=op.bytes - op.score_bytes)
+        for p in self.inputs:
+            if p.where == self.where:
+                p.mark(ops)
+
+
+def _mark_prep(ops: list[OpRecord], index: int) -> None:
+    op = ops[index]
+    ops[index] = replace(op, prep_bytes=op.bytes - op.score_bytes)
+
+
 class CountingMode(TorchDispatchMode):
-    """Counts every ATen operator into a :class:`Recorder`; on meta, answers common operators from shapes."""
+    """Counts every ATen operator into a :class:`Recorder`; on meta, answers common operators from shapes.
+
+    It also follows attention score matrices (see :class:`_ScoreChain`) and marks the bytes of them each record
+    moves (:attr:`OpRecord.score_bytes`), so the roofline can run attention eager or fused.
+    """
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:  # torch >= 2.8 private hook: keep torch._dynamo out (see module doc)
@@ -125,6 +187,8 @@ class CountingMode(TorchDispatchMode):
         self.recorder = recorder
         self.shape_only = shape_only
         self._info: dict[Any, _OpInfo] = {}
+        self._scores: Any = WeakIdKeyDictionary()  # tensor -> _ScoreChain (entries go with their tensors)
+        self._preps: Any = WeakIdKeyDictionary()  # tensor -> _Prep
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -137,9 +201,86 @@ class CountingMode(TorchDispatchMode):
         if out is None:
             out = func(*args, **kwargs)
         rec = self.recorder
-        if rec.enabled and not info.free:
-            self._count(info, args, kwargs, out, rec)
+        if rec.enabled:
+            counted = not info.free
+            if counted:
+                self._count(info, args, kwargs, out, rec)
+            if info.score or len(self._scores):
+                self._follow_scores(info, args, kwargs, out, rec, counted)
+            if not info.activation_product and (info.free or info.kind in ("data", "other")):
+                self._follow_preps(info, args, kwargs, out, rec, counted)
         return out
+
+    def _follow_preps(self, info: _OpInfo, args, kwargs, out, rec: Recorder, counted: bool) -> None:
+        """Remember what copies and one-tensor elementwise ops make (views pass it on)."""
+        preps = self._preps
+        ins = [t for t in tensors_in(args) + tensors_in(kwargs) if t.numel() > 1]
+        if info.free:
+            found = next((preps.get(t) for t in ins if t in preps), None)
+            if found is not None:
+                for t in tensors_in(out):
+                    preps[t] = found
+            return
+        if not counted or len(ins) != 1:
+            return
+        made = _Prep(len(rec.ops) - 1, (rec.layer, rec.path), [p for p in (preps.get(ins[0]),) if p is not None])
+        for t in tensors_in(out)[:1]:
+            preps[t] = made
+
+    def _follow_scores(self, info: _OpInfo, args, kwargs, out, rec: Recorder, counted: bool) -> None:
+        """Start a score chain at a materialised activation product; carry chains through views and same-sized
+        ops; confirm a chain when an activation product reads it."""
+        scores = self._scores
+        index = len(rec.ops) - 1
+        read: list[tuple[_ScoreChain, int]] = []
+        where = (rec.layer, rec.path)
+        if len(scores):
+            seen: set[int] = set()
+            for t in tensors_in(args) + tensors_in(kwargs):
+                chain = scores.get(t)
+                if chain is not None and chain.where == where and id(t) not in seen:
+                    seen.add(id(t))
+                    read.append((chain, elements(t)))
+        bpe = rec.bpe
+        if info.activation_product:
+            scored = False
+            for chain, n in read:
+                if chain.output:
+                    continue
+                scored = True
+                chain.confirm(rec.ops)
+                if counted:
+                    chain.charge(rec.ops, index, n * bpe)
+            operands = [p for t in tensors_in(args) if (p := self._preps.get(t)) is not None and p.where == where]
+            if scored:
+                for prep in operands:
+                    prep.mark(rec.ops)
+            if info.score and counted:
+                outs = tensors_in(out)[:1]
+                if outs:
+                    chain = _ScoreChain(where, output=scored)
+                    chain.operands = [] if scored else operands
+                    scores[outs[0]] = chain
+                    chain.charge(rec.ops, index, elements(outs[0]) * bpe)
+            return
+        if not read or info.kind == "mac":
+            return
+        chain = read[0][0]
+        if chain.output:  # the PV output re-laid out: a fused kernel writes it so
+            if info.free or info.kind == "data":
+                for t in tensors_in(out):
+                    scores[t] = chain
+                if counted:
+                    _mark_prep(rec.ops, index)
+            return
+        size = max(n for _, n in read)
+        moved = sum(n for _, n in read)
+        for t in tensors_in(out):
+            if t.numel() == size or (info.free and elements(t) <= size):
+                scores[t] = chain
+                moved += elements(t)
+        if counted:
+            chain.charge(rec.ops, index, moved * bpe)
 
     @staticmethod
     def _count(info: _OpInfo, args, kwargs, out, rec: Recorder) -> None:

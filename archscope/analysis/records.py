@@ -22,10 +22,25 @@ class OpRecord:
     out_shape: tuple[int, ...] = ()  # recorded only for bmm/baddbmm, whose output may be an attention score matrix
     # both operands are activations (bmm, SDPA: costs.ACTIVATION_MATMULS), as the counting mode marks it
     activation_product: bool = False
+    # bytes of attention score matrices among bytes_read + bytes_written: the QK^T product's output, what the ops
+    # between it and the PV product (softmax, scaling, masking) read and write of it, and PV's read of it. A fused
+    # (flash-style) attention kernel keeps exactly these on chip. Marked by the counting mode, which follows the
+    # score tensors from the product that makes them to the product that consumes them.
+    score_bytes: int = 0
+    # bytes a fused attention kernel also saves beyond the scores: this op only re-lays out or scales a Q, K or V
+    # operand of QK^T/PV (a flash kernel reads them strided, with the scale folded in), or re-lays out the PV
+    # output (the kernel writes it in the layout wanted). Marked by the counting mode like score_bytes.
+    prep_bytes: int = 0
 
     @property
     def flops(self) -> int:
         return self.mac_flops + self.other_flops
+
+    def bytes_as(self, attention: str) -> int:
+        """Bytes moved when attention runs ``"eager"`` (score matrices in memory: every byte) or ``"fused"``
+        (score matrices on chip and the operands read as they lie: :attr:`score_bytes` and :attr:`prep_bytes` left
+        out)."""
+        return self.bytes - self.score_bytes - self.prep_bytes if attention == "fused" else self.bytes
 
     @property
     def bytes(self) -> int:

@@ -125,5 +125,6 @@ def add_roofline(report: ModelReport, result) -> ModelReport:
     report.totals.predicted_ms = result.predicted_ms
     report.model.device_spec = result.device
     report.model.predicted_unit = "relative" if result.relative_only else "ms"
+    report.model.attention = result.attention
     return report
 

@@ -27,7 +27,7 @@ from typing import Any
 from archscope.check.gate import Budgets, parse_quantity, parse_tolerance
 from archscope.errors import ArchscopeError
 from archscope.util.text import did_you_mean
-from archscope.vocab import ANALYSIS_DTYPES, CONVENTIONS
+from archscope.vocab import ANALYSIS_DTYPES, ATTENTION_MODES, CONVENTIONS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,7 +35,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 MODEL_KEYS = ("path", "scale", "imgsz", "batch", "dtype", "nc", "ch", "device-spec", "fuse", "max-params", "max-gflops",
-              "max-bytes", "max-predicted-ms", "gflops-convention", "baseline", "tolerance")
+              "max-bytes", "max-predicted-ms", "gflops-convention", "baseline", "tolerance", "attention")
 DEFAULT_KEYS = tuple(k for k in MODEL_KEYS if k != "path")
 
 
@@ -56,6 +56,7 @@ class CheckTarget:
     baseline: str | None = None
     tolerance: float = 0.0
     name: str | None = None  # how to show it (the path as written in pyproject.toml); default: the path
+    attention: str | None = None  # the roofline's --attention (eager/fused); None: the baseline's, else the device's
 
     @property
     def label(self) -> str:
@@ -67,7 +68,7 @@ def resolve_targets(models: list[str], *, budgets: Budgets, baseline: str | None
                     ) -> list[CheckTarget]:
     """What ``archscope check`` checks: ``models`` with the budgets/baseline given as options; or, with no such
     options, the entries of [tool.archscope] (all of them, or those for ``models``). ``settings`` (imgsz, batch,
-    dtype, device_spec, fuse) that are not None override the config's."""
+    dtype, device_spec, fuse, attention) that are not None override the config's."""
     from archscope.spec.sources import parse_source
 
     tol = None if tolerance is None else parse_tolerance(tolerance)
@@ -193,6 +194,7 @@ def _target(raw: dict[str, Any], root: str) -> CheckTarget:
         ch=_positive(raw, "ch"),
         device_spec=_typed(raw, "device-spec", str),
         fuse=_flag(raw, "fuse"),
+        attention=_choice(raw, "attention", ATTENTION_MODES),
         budgets=budgets,
         baseline=os.path.join(root, baseline) if baseline else None,
         tolerance=parse_tolerance(raw["tolerance"], what="'tolerance'") if "tolerance" in raw else 0.0,

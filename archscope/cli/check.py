@@ -9,6 +9,7 @@ import typer
 
 from archscope.cli.common import Dtype, handles_errors
 from archscope.cli.options import (
+    AttentionOption,
     BlocksOption,
     CheckFormat,
     CheckFormatOption,
@@ -53,6 +54,7 @@ def check(
     fuse: FuseOption = None,
     no_cache: NoCacheOption = False,
     columns: ColumnsOption = None,
+    attention: AttentionOption = None,
 ) -> None:
     """CI gate: exit 0 when every budget holds, 1 when one fails, 2 on bad input. Appends a Markdown summary to
     $GITHUB_STEP_SUMMARY when it is set. A check whose inputs are all unchanged answers from a cache without
@@ -67,7 +69,7 @@ def check(
                                    max_predicted_ms=max_predicted_ms, convention=gflops_convention)
     targets = resolve_targets(models or [], budgets=budgets, baseline=baseline, tolerance=tolerance, config=config,
                               imgsz=imgsz, batch=batch, dtype=dtype.value if dtype else None,
-                              device_spec=device_spec, fuse=fuse)
+                              device_spec=device_spec, fuse=fuse, attention=attention)
     discovered = not (budgets.any or baseline) and config is None
     config_file = None if budgets.any or baseline else (config or find_pyproject())  # where the targets came from
     outcome = run_check(targets, blocks=blocks or (), config=config_file, cache=not no_cache)

@@ -8,6 +8,7 @@ import typer
 
 from archscope.cli.common import Dtype, check_plot, deliver, handles_errors, load_user_blocks, save_plot
 from archscope.cli.options import (
+    AttentionOption,
     BlocksOption,
     DtypeOption,
     FuseOption,
@@ -54,6 +55,7 @@ def compare(
                                                help="The old spelling of --device (deprecated)."),
     blocks: BlocksOption = None,
     fuse: FuseOption = None,
+    attention: AttentionOption = None,
 ) -> None:
     """Models side by side: totals with deltas and ratios against the first, and the layers that differ."""
     load_user_blocks(blocks)
@@ -81,7 +83,7 @@ def compare(
         comparison = run_compare(models, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
                                  device_spec=device_spec or "cpu", bench=bench, bench_device=torch_device or "auto",
                                  fuse=bool(fuse), threads=threads, warmup=warmup, runs=runs, min_time=min_time,
-                                 progress=progress)
+                                 progress=progress, attention=attention)
     from archscope.measure.trust import PREFIX
 
     for line in comparison.notes:

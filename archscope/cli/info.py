@@ -75,7 +75,7 @@ def devices(
         return
     cols = [Col("name", "name", priority=0), Col("peak TFLOP/s by dtype", "peak", priority=0, fold=True),
             Col("GB/s", "bandwidth", number=True, priority=1), Col("ridge FLOP/B", "ridge", priority=2, fold=True),
-            Col("source", "source", priority=3, fold=True, least=40)]
+            Col("attention", "attention", priority=2), Col("source", "source", priority=3, fold=True, least=40)]
     rows = []
     for spec in PRESETS.values():
         peaks = ", ".join(f"{d} {v / 1e12:g}" for d, v in spec.peak_flops.items())
@@ -83,14 +83,16 @@ def devices(
         ridge = f"{spec.ridge_point(first):.1f} ({first})"
         bandwidth = "relative" if spec.relative_only else f"{spec.bandwidth / 1e9:g}"
         source = spec.source if len(spec.source) <= 60 else spec.source[:57] + "..."
-        rows.append([spec.name, "relative only" if spec.relative_only else peaks, bandwidth, ridge, source])
+        rows.append([spec.name, "relative only" if spec.relative_only else peaks, bandwidth, ridge, spec.attention,
+                     source])
     console = output_console(220)
     table, dropped = fit_table(cols, rows, console.width, wanted=parse_columns(columns))
     console.print(table)
     note = dropped_line(dropped, console.width, "--columns chooses")
     if note:
         console.print(note, style="dim", markup=False)
-    console.print("Aliases, full sources and notes: archscope devices --format json", style="dim")
+    console.print("Aliases, full sources and notes, and why each attention default (--attention): archscope "
+                  "devices --format json", style="dim")
 
 
 @handles_errors

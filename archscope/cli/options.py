@@ -22,6 +22,10 @@ FuseOption = Annotated[Optional[bool], typer.Option(
     "--fuse/--no-fuse", help="The deployed model, as Ultralytics' model.fuse() leaves it: BatchNorm folded into "
     "Conv/ConvTranspose, RepConv and RepVGGDW re-parameterised, the one-to-many branch of end-to-end heads dropped "
     "(default: not fused; check: the baseline's).")]
+AttentionOption = Annotated[Optional[str], typer.Option(
+    "--attention", metavar="eager|fused", help="How the roofline runs attention: eager (score matrices written and "
+    "read back, as explicit matmul + softmax run) or fused (flash-style: only Q, K, V and the output move). "
+    "Default: the device's usual runtime (see 'archscope devices').")]
 OutputOption = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file.")]
 
 

@@ -8,6 +8,7 @@ import typer
 
 from archscope.cli.common import Counter, Dtype, check_plot, emit_report, handles_errors, save_plot
 from archscope.cli.options import (
+    AttentionOption,
     BlocksOption,
     ChannelsOption,
     ClassesOption,
@@ -45,6 +46,7 @@ def profile(
     blocks: BlocksOption = None,
     fuse: FuseOption = None,
     columns: ColumnsOption = None,
+    attention: AttentionOption = None,
     plot: Optional[str] = typer.Option(None, "--plot", help="Also draw the roofline with every layer as a point "
                                        "(.png, .svg or .html; on --device-spec, default cpu; needs matplotlib)."),
 ) -> None:
@@ -53,6 +55,10 @@ def profile(
     from archscope.util.files import check_writable
 
     device_spec, _ = split_device("profile", device, device_spec)
+    if attention is not None and device_spec is None and not plot:
+        from archscope.cli.options import note
+
+        note("--attention changes only roofline times: give --device-spec too")
     if output:
         check_writable(output)  # fail before the work, not after it
     if plot:
@@ -60,7 +66,8 @@ def profile(
         device_spec = device_spec or "cpu"  # the picture needs a roof
     report = run_profile(model, scale=scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
                          device_spec=device_spec, depth=depth, real=real,
-                         counter=counter.value if counter else None, blocks=blocks or (), fuse=bool(fuse))
+                         counter=counter.value if counter else None, blocks=blocks or (), fuse=bool(fuse),
+                         attention=attention)
     emit_report(report, fmt, output, depth, columns)
     if plot:
         from archscope.compare.comparison import compare_reports

@@ -128,6 +128,8 @@ class Comparison:
     layers: list[AlignedRow]
     notes: list[str] = field(default_factory=list)
     schema: str = SCHEMA
+    # the layers that differ, op by op (reports.breakdown.LayerBreakdown), model after model; filled by api.compare
+    breakdowns: list[Any] = field(default_factory=list)
 
     @property
     def predicted_unit(self) -> str:
@@ -146,6 +148,7 @@ class Comparison:
             "layers": [{"key": row.key, "changed": row.changed,
                         "cells": [asdict(c) if c else None for c in row.cells]} for row in self.layers],
             "notes": list(self.notes),
+            "breakdowns": [b.to_dict() for b in self.breakdowns],
             "reports": [r.to_dict() for r in self.reports],
         }
 

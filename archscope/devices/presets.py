@@ -211,6 +211,44 @@ _add(_mnv4("pixel4-dsp", "Pixel 4 DSP (Int8)", ("pixel-4-dsp",)))
 _add(_mnv4("pixel8-edgetpu", "Pixel 8 EdgeTPU (Int8)", ("pixel-8-edgetpu", "pixel8-tpu")))
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# How each preset's usual runtime runs attention: the default of --attention (eager: the score matrices go to memory
+# and back; fused: flash-style kernels keep them on chip). A model that calls matmul + softmax itself (as the sample
+# MHSA/MQA blocks and most YOLO attention blocks do) runs eager under plain PyTorch on any device: only
+# F.scaled_dot_product_attention, torch.compile or an inference compiler (TensorRT, the EdgeTPU compiler) fuses it.
+# --------------------------------------------------------------------------------------------------------------------
+_CPU_EAGER = (
+    "CPU runtimes (PyTorch eager, ONNX Runtime's and TFLite/XNNPack's CPU kernels) run an explicit matmul, softmax "
+    "and matmul as separate kernels, so the score matrices are written and read back. PyTorch's CPU SDPA "
+    "(_scaled_dot_product_flash_attention_for_cpu) is fused, but only code that calls SDPA gets it")
+_GPU_FUSED = (
+    "PyTorch 2.x F.scaled_dot_product_attention picks FlashAttention-2 (sm80+) or the memory-efficient kernel "
+    "(sm50+) on CUDA (PyTorch docs, torch.nn.functional.scaled_dot_product_attention), and TensorRT fuses the "
+    "matmul-softmax-matmul pattern into one MHA kernel; neither writes the scores. Code that calls matmul + softmax "
+    "itself (the sample MHSA/MQA blocks) runs eager under plain PyTorch: use --attention eager for that")
+_MPS_EAGER = (
+    "PyTorch's MPS backend has no flash-attention kernel documented; explicit matmul + softmax run as separate "
+    "Metal kernels, so the scores go through memory")
+_ACCEL_FUSED = (
+    "accelerator compilers (EdgeTPU compiler, Hexagon/NNAPI delegates) schedule the whole attention block with "
+    "the score tiles in on-chip memory; the MobileNetV4 paper's roofline (arXiv:2404.10518, Appendix F) charges a "
+    "layer only its weights and activations, i.e. no score traffic. An assumption, no vendor document says it")
+_MNV4_CPU_EAGER = (
+    "TFLite's CPU delegate (XNNPack) runs BATCH_MATMUL, SOFTMAX and BATCH_MATMUL as separate ops: the scores go "
+    "through memory")
+ATTENTION_DEFAULTS: dict[str, tuple[str, str]] = {
+    "cpu": ("eager", _CPU_EAGER), "rpi5": ("eager", _CPU_EAGER),
+    "a100": ("fused", _GPU_FUSED), "h100": ("fused", _GPU_FUSED), "t4": ("fused", _GPU_FUSED),
+    "orin-agx": ("fused", _GPU_FUSED), "orin-nano": ("fused", _GPU_FUSED),
+    "m1": ("eager", _MPS_EAGER), "m2": ("eager", _MPS_EAGER),
+    "pixel6-cpu": ("eager", _MNV4_CPU_EAGER), "s23-cpu": ("eager", _MNV4_CPU_EAGER),
+    "pixel4-dsp": ("fused", _ACCEL_FUSED), "pixel8-edgetpu": ("fused", _ACCEL_FUSED),
+}
+for _name, (_mode, _why) in ATTENTION_DEFAULTS.items():
+    if _name in PRESETS:
+        PRESETS[_name] = replace(PRESETS[_name], attention=_mode, attention_source=_why)
+
+
 def _lookup_key(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(" ", "-")
 

@@ -13,6 +13,10 @@ Model (DESIGN.md, "What is counted"):
 ``compute_ms`` and ``memory_ms`` are the two roofs alone, summed over the layer's ops (what the layer would take if
 only compute, or only memory traffic, limited it); ``predicted_ms >= max(compute_ms, memory_ms)``.
 
+Attention runs one of two ways (``attention``, default: the device's own, :attr:`DeviceSpec.attention`): ``"eager"``
+charges every byte; ``"fused"`` leaves out each op's :attr:`OpRecord.score_bytes` (the score matrices, which a
+flash-style kernel keeps on chip: only Q, K, V and the output move). Only which bytes count changes.
+
 :func:`fused_roofline` is the optimistic per-layer variant on the *fused* bytes (layer inputs + weights + outputs).
 
 On a device whose spec is ``relative_only`` (the MobileNetV4 ridge-point presets) the "ms" are relative units: only
@@ -26,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from archscope.devices.spec import DeviceSpec
-from archscope.vocab import canonical_dtype
+from archscope.errors import ArchscopeError
+from archscope.vocab import ATTENTION_MODES, canonical_dtype
 
 if TYPE_CHECKING:  # records are duck-typed here, so importing this module never pulls in the counting engine
     from archscope.analysis.records import LayerCosts, OpRecord
@@ -130,6 +135,7 @@ class RooflineResult:
     total: LayerRoofline  # every op, including any outside a layer (index -1)
     outside: LayerRoofline | None = None  # ops with layer == -1, if any
     submodules: dict[int, dict[str, LayerRoofline]] = field(default_factory=dict)  # only when asked for
+    attention: str = "eager"  # how attention ran: "eager" (scores in memory) or "fused" (scores on chip)
 
     @property
     def predicted_ms(self) -> float:
@@ -142,9 +148,18 @@ class RooflineResult:
         raise KeyError(index)
 
 
-def op_roofline(device: DeviceSpec, dtype: str, op: OpRecord) -> OpRoofline:
-    compute_s, memory_s = op_seconds(device, dtype, op.flops, op.bytes)
-    return OpRoofline(op.op, op.layer, op.path, op.flops, op.bytes, compute_s * 1e3, memory_s * 1e3)
+def attention_mode(device: DeviceSpec, attention: str | None) -> str:
+    """``attention`` checked, or the device's default when None."""
+    mode = device.attention if attention is None else attention
+    if mode not in ATTENTION_MODES:
+        raise ArchscopeError(f"--attention must be {' or '.join(ATTENTION_MODES)}, got {mode!r}")
+    return mode
+
+
+def op_roofline(device: DeviceSpec, dtype: str, op: OpRecord, attention: str = "eager") -> OpRoofline:
+    nbytes = op.bytes_as(attention)
+    compute_s, memory_s = op_seconds(device, dtype, op.flops, nbytes)
+    return OpRoofline(op.op, op.layer, op.path, op.flops, nbytes, compute_s * 1e3, memory_s * 1e3)
 
 
 def _prefixes(path: str) -> list[str]:
@@ -162,13 +177,16 @@ def roofline(
     *,
     layers: Iterable[int] | None = None,
     submodules: bool = False,
+    attention: str | None = None,
 ) -> RooflineResult:
     """Predict every op's time on ``device`` at ``dtype`` and sum it per YAML layer.
 
     ``layers``: the layer indices to report, in order (layers without ops get zero rows); by default the indices the
     ops name, sorted. ``submodules=True`` also fills ``result.submodules[layer][path]`` for every sub-module path at
-    every depth ("" is the layer itself), each summed the same way.
+    every depth ("" is the layer itself), each summed the same way. ``attention``: "eager" or "fused" (default:
+    the device's, :attr:`DeviceSpec.attention`).
     """
+    attention = attention_mode(device, attention)
     dtype = canonical_dtype(dtype)
     peak = device.peak(dtype)  # raises a clear error for a dtype the device lacks
     per_layer: dict[int, LayerRoofline] = {}
@@ -178,7 +196,7 @@ def roofline(
     total = LayerRoofline(-1)
     subs: dict[int, dict[str, LayerRoofline]] = {}
     for op in ops:
-        r = op_roofline(device, dtype, op)
+        r = op_roofline(device, dtype, op, attention)
         total.add(r)
         row = per_layer.get(op.layer)
         if row is None:
@@ -207,14 +225,16 @@ def roofline(
         total=total,
         outside=outside,
         submodules=subs,
+        attention=attention,
     )
 
 
 def submodule_roofline(
-    device: DeviceSpec, dtype: str, ops: Iterable[OpRecord], layer: int
+    device: DeviceSpec, dtype: str, ops: Iterable[OpRecord], layer: int, attention: str | None = None
 ) -> dict[str, LayerRoofline]:
     """Per sub-module path of one layer, at every depth ("" = the whole layer)."""
-    return roofline(device, dtype, (op for op in ops if op.layer == layer), submodules=True).submodules.get(layer, {})
+    return roofline(device, dtype, (op for op in ops if op.layer == layer), submodules=True,
+                    attention=attention).submodules.get(layer, {})
 
 
 def fused_roofline(device: DeviceSpec, dtype: str, layers: Iterable[LayerCosts]) -> list[LayerRoofline]:

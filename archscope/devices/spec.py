@@ -20,10 +20,11 @@ import yaml
 from archscope.errors import ArchscopeError
 from archscope.util.files import write_atomic
 from archscope.util.text import did_you_mean
-from archscope.vocab import canonical_dtype
+from archscope.vocab import ATTENTION_MODES, canonical_dtype
 
 MAX_SPEC_BYTES = 1_000_000
-_SPEC_KEYS = {"name", "peak_flops", "bandwidth", "source", "aliases", "notes", "relative_only"}
+_SPEC_KEYS = {"name", "peak_flops", "bandwidth", "source", "aliases", "notes", "relative_only", "attention",
+              "attention_source"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class DeviceSpec:
     aliases: tuple[str, ...] = ()
     notes: str = ""
     relative_only: bool = False  # True: only the ratio peak/bandwidth is known; predicted times are relative units
+    # how this device's usual runtime runs attention (vocab.ATTENTION_MODES), the roofline's default for --attention,
+    # and why (which kernels, with a source)
+    attention: str = "eager"
+    attention_source: str = ""
 
     @property
     def dtypes(self) -> tuple[str, ...]:
@@ -78,6 +83,10 @@ class DeviceSpec:
             d["notes"] = self.notes
         if self.relative_only:
             d["relative_only"] = True
+        if self.attention != "eager" or self.attention_source:
+            d["attention"] = self.attention
+        if self.attention_source:
+            d["attention_source"] = self.attention_source
         return d
 
 
@@ -220,9 +229,16 @@ def device_from_dict(
     relative_only = data.get("relative_only", False)
     if not isinstance(relative_only, bool):
         raise err("'relative_only' must be true or false", "relative_only")
+    attention = data.get("attention", "eager")
+    if attention not in ATTENTION_MODES:
+        raise err(f"'attention' must be {' or '.join(ATTENTION_MODES)} (got {attention!r})", "attention")
+    attention_source = data.get("attention_source",
+                                f"the device file's 'attention: {attention}'" if "attention" in data else "")
+    if not isinstance(attention_source, str):
+        raise err("'attention_source' must be a string", "attention_source")
     return DeviceSpec(
         name=name.strip(), peak_flops=peaks, bandwidth=bandwidth, source=source, aliases=tuple(aliases),
-        notes=notes, relative_only=relative_only,
+        notes=notes, relative_only=relative_only, attention=attention, attention_source=attention_source,
     )
 
 

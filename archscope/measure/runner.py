@@ -235,7 +235,9 @@ def analyse_batches(built, options: BenchOptions, roofline_device=None) -> list[
         if roofline_device is not None:
             from archscope.devices.roofline import roofline
 
-            result = roofline(roofline_device, options.dtype, costs.ops, layers=range(len(built.layers)))
+            # the timed forward is PyTorch eager: explicit matmul + softmax write their scores (SDPA ops carry none)
+            result = roofline(roofline_device, options.dtype, costs.ops, layers=range(len(built.layers)),
+                              attention="eager")
         out.append(Analysis(batch, costs, memory_need(weights, costs), result))
     return out
 

@@ -84,7 +84,8 @@ def summary_line(report) -> str:
             parts.append(f"peak activations {t.peak_activation_bytes / 1e6:.1f} MB {m.dtype}")
     if t.predicted_ms is not None:
         unit = "relative units (ridge-point preset)" if m.predicted_unit == "relative" else "ms"
-        parts.append(f"{t.predicted_ms:.3g} {unit} predicted on {m.device_spec} ({m.dtype})")
+        attention = f", attention {m.attention}" if getattr(m, "attention", None) else ""
+        parts.append(f"{t.predicted_ms:.3g} {unit} predicted on {m.device_spec} ({m.dtype}{attention})")
     parts.append(f"imgsz {m.imgsz[0]}x{m.imgsz[1]} (HxW), batch {m.batch}, ch {m.ch}, nc {m.nc}")
     return ", ".join(parts)
 

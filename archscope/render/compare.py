@@ -199,6 +199,11 @@ def renderable(comparison, width: int | None = None) -> Group:
         notes.append(dropped_line(sorted(set(dropped), key=dropped.index), width, "-f csv has all"))
     parts += [Text(line, style="dim") for line in footer_lines(comparison)]
     parts += [Text(line, style="dim") for line in dict.fromkeys(n for n in notes if n)]
+    if comparison.breakdowns:
+        from archscope.render.breakdown import breakdown_renderables
+
+        parts += [Text(""), Text("The attention layers that differ, op by op", style="bold"),
+                  *breakdown_renderables(comparison.breakdowns, width)]
     return Group(*parts)
 
 
@@ -233,6 +238,10 @@ def to_markdown(comparison) -> str:
         title = "Layers that differ" if comparison.alignment == "index" else "Stages that differ"
         lines += ["", f"**{title}**", "", *_md_table(l_header, l_rows, 4 if comparison.alignment == "index" else 3)]
     lines += ["", *(f"- {line}" for line in footer_lines(comparison))] if footer_lines(comparison) else []
+    if comparison.breakdowns:
+        from archscope.render.breakdown import to_markdown as breakdown_markdown
+
+        lines += ["", "**The attention layers that differ, op by op**", "", breakdown_markdown(comparison.breakdowns)]
     return "\n".join(lines) + "\n"
 
 

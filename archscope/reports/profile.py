@@ -39,6 +39,7 @@ class ModelInfo:
     device_spec: str | None = None  # roofline device preset, when one was asked for
     predicted_unit: str | None = None  # "ms", or "relative" for presets known only by their ridge point
     fused: bool = False  # the deployed model (--fuse): as Ultralytics' model.fuse() leaves it
+    attention: str | None = None  # how the roofline ran attention: "eager" or "fused" (None: no roofline)
 
 
 @dataclass
