@@ -15,6 +15,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from archscope.analysis import costs
+from archscope.analysis.liveness import LiveStorages
 from archscope.analysis.records import OpRecord
 from archscope.build.meta import shape_rule_for
 
@@ -77,7 +78,7 @@ class _OpInfo:
     """What the mode needs to know about one overload, looked up once per mode (the registry is keyed by packet)."""
 
     __slots__ = ("name", "qualified_name", "kind", "rule", "shape_rule", "first_only", "free", "functional",
-                 "activation_product", "score")
+                 "activation_product", "score", "allocates")
 
     def __init__(self, func):
         packet = func.overloadpacket
@@ -90,6 +91,8 @@ class _OpInfo:
         self.functional = packet in FUNCTIONAL_PRODUCTS
         self.activation_product = packet in costs.ACTIVATION_MATMULS
         self.score = packet in _SCORE_OPS
+        # a result that aliases an input (a view, an in-place or out= op) allocates nothing
+        self.allocates = not any(r.alias_info is not None for r in func._schema.returns)
         # views and aliases move nothing
         self.free = self.kind == "none" or (_is_view(func) and self.kind == "unknown")
         if self.free:
@@ -99,9 +102,10 @@ class _OpInfo:
 class Recorder:
     """Where the counted ops go, and where they are: the current YAML layer and sub-module path."""
 
-    __slots__ = ("ops", "layer", "path", "bpe", "enabled", "uncounted", "functional_depth", "functional_macs")
+    __slots__ = ("ops", "layer", "path", "bpe", "enabled", "uncounted", "functional_depth", "functional_macs",
+                 "live")
 
-    def __init__(self, bpe: int):
+    def __init__(self, bpe: int, live: LiveStorages | None = None):
         self.ops: list[OpRecord] = []
         self.layer = -1
         self.path = ""
@@ -111,6 +115,8 @@ class Recorder:
         # Ultralytics-thop's functional products: counted while no module with its own rule runs
         self.functional_depth = 0
         self.functional_macs: dict[int, int] = {}
+        # live storages and their element sizes (None: every tensor at ``bpe``)
+        self.live = live
 
 
 class CountingMode(TorchDispatchMode):
@@ -137,8 +143,11 @@ class CountingMode(TorchDispatchMode):
         if out is None:
             out = func(*args, **kwargs)
         rec = self.recorder
-        if rec.enabled and not info.free:
-            self._count(info, args, kwargs, out, rec)
+        if rec.enabled:
+            if rec.live is not None and info.allocates:
+                rec.live.created(tensors_in(out), info.name, rec.layer, rec.path, info.activation_product)
+            if not info.free:
+                self._count(info, args, kwargs, out, rec)
         return out
 
     @staticmethod
@@ -151,17 +160,26 @@ class CountingMode(TorchDispatchMode):
             mac, other = info.rule(args, kwargs, outs)
         elif info.kind == "unknown":
             rec.uncounted[info.qualified_name] = rec.uncounted.get(info.qualified_name, 0) + 1
-        read = 0
-        for t in tensors_in(args):
-            read += elements(t)
-        for t in tensors_in(kwargs):
-            read += elements(t)
-        written = 0
-        for t in outs:
-            written += elements(t)
-        bpe = rec.bpe
+        live = rec.live
+        read = written = 0
+        if live is None:
+            bpe = rec.bpe
+            for t in tensors_in(args):
+                read += elements(t) * bpe
+            for t in tensors_in(kwargs):
+                read += elements(t) * bpe
+            for t in outs:
+                written += elements(t) * bpe
+        else:  # each tensor at the element size its storage was made with (analysis.precision)
+            size = live.element_bytes
+            for t in tensors_in(args):
+                read += elements(t) * size(t)
+            for t in tensors_in(kwargs):
+                read += elements(t) * size(t)
+            for t in outs:
+                written += elements(t) * size(t)
         shape = tuple(outs[0].shape) if info.score and outs else ()
-        rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read * bpe, written * bpe, shape,
+        rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read, written, shape,
                                 info.activation_product))
         if info.functional and rec.functional_depth == 0:
             rec.functional_macs[rec.layer] = rec.functional_macs.get(rec.layer, 0) + mac // 2
