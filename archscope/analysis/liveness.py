@@ -4,7 +4,7 @@ program lets go of it, over the ATen operator stream.
 The counting mode (:mod:`archscope.analysis.mode`) hands every tensor an allocating operator returns to
 :meth:`LiveStorages.created`. Storages are told apart by the identity of their ``untyped_storage()`` object (a
 ``data_ptr`` means nothing on ``meta``), so views add nothing and in-place operators (whose result aliases an
-input) allocate nothing. A ``weakref.finalize`` on each storage fires when the last tensor that uses it is freed:
+input) allocate nothing. A weak reference to each storage calls back when the last tensor that uses it is freed:
 on ``meta`` that is exactly when a real forward frees it, because the same Python code holds the same references
 (the model keeps a layer's output until the last layer named in a ``from`` index has run, a block keeps its
 intermediate tensors while its ``forward`` needs them). ``no_grad``/``inference_mode`` matters: with autograd on,
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from archscope.analysis.precision import Precision
@@ -46,6 +47,7 @@ class LiveStorages:
     _bytes: dict[int, int] = field(default_factory=dict)  # id(storage) -> bytes, while it is alive
     _element: dict[int, int] = field(default_factory=dict)  # id(storage) -> bytes per element
     _fixed: dict[int, int] = field(default_factory=dict)  # parameters' and buffers' bytes per element
+    _refs: dict[int, Any] = field(default_factory=dict)  # id(storage) -> its weak reference
     _keep: list[Any] = field(default_factory=list)  # those storages, held so that their ids stay theirs
 
     def add_parameters(self, named_tensors) -> None:
@@ -69,6 +71,9 @@ class LiveStorages:
 
     def element_bytes(self, t) -> int:
         """Bytes per element of any tensor seen in the forward: the size its storage was created with."""
+        precision = self.precision
+        if not precision.int8 and precision.bpe:  # the size follows from the tensor alone: no look-up
+            return precision.bpe if t.is_floating_point() else t.element_size()
         s = _storage(t)
         if s is not None:
             key = id(s)
@@ -88,16 +93,18 @@ class LiveStorages:
         n = s.nbytes() // itemsize * bpe
         self._bytes[key] = n
         self._element[key] = bpe
-        weakref.finalize(s, self._free, key)
+        # a weak reference whose callback runs when the storage is freed (lighter than weakref.finalize)
+        self._refs[key] = weakref.ref(s, partial(self._freed, key))
         self.current += n
         if self.current > self.layer_peaks.get(layer, -1):
             self.layer_peaks[layer] = self.current
         if self.current > self.peak.bytes:
             self.peak = PeakPoint(self.current, layer, path, op)
 
-    def _free(self, key: int) -> None:
+    def _freed(self, key: int, _ref: Any) -> None:
         self.current -= self._bytes.pop(key, 0)
         self._element.pop(key, None)
+        self._refs.pop(key, None)
 
 
 def _storage(t) -> Any:
