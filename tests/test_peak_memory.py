@@ -178,3 +178,19 @@ def test_report_1_is_read_with_its_peak_under_the_old_name(tmp_path):
     report = load_report(old)
     assert report.totals.layer_boundary_peak_bytes == 12345 and report.totals.peak_activation_bytes is None
     assert report.schema == "archscope.report/2"
+
+
+def test_a_report_1_baseline_is_not_compared_on_a_peak_of_another_meaning(tmp_path):
+    from archscope import api
+    from archscope.check.gate import check_baseline
+    from archscope.reports.profile import load_report
+
+    path = tmp_path / "m.yaml"
+    path.write_text(textwrap.dedent(C2F_YAML))
+    now = api.profile(str(path), imgsz=32)
+    old = json.loads(json.dumps(now.to_dict()))
+    old["schema"] = "archscope.report/1"
+    old["totals"]["peak_activation_bytes"] = now.totals.layer_boundary_peak_bytes  # /1's figure, 4.7x smaller
+    results = check_baseline(now, load_report(old), 0.01, label="m")
+    assert "peak_activation_bytes" not in {r.figure for r in results} and {r.figure for r in results} >= {"params"}
+    assert all(r.status == "pass" for r in results)
