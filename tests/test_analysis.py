@@ -170,7 +170,10 @@ def test_conv_by_hand(h, w, tmp_path):
     assert layer.param_bytes == 4 * (432 + 16 + 16)  # conv weight, BN weight and bias
     assert layer.bytes_fused == 4 * (3 * h * w + 464 + 16 * P)
     assert layer.activation_bytes == 4 * 16 * P
-    assert c.peak_activation_bytes == 4 * (3 * h * w + 16 * P)  # input and output live together
+    assert c.layer_boundary_peak_bytes == 4 * (3 * h * w + 16 * P)  # input and output live together
+    # inside the layer: bn(conv(x)) holds the conv output while the BN output is made (the input is live too)
+    assert c.peak_activation_bytes == 4 * (3 * h * w + 32 * P)
+    assert (c.peak_layer, c.peak_path, c.peak_op) == (0, "bn", c.ops[1].op) and c.ops[1].path == "bn"
     assert c.bytes_per_element == 4 and c.dtype == "fp32"
     # Ultralytics: conv MACs P*16*27 + BN 4 per element (2 x numel, x2 affine), all x2
     assert c.gflops_ultralytics == pytest.approx(2 * (16 * P * 27 + 4 * 16 * P) / 1e9, rel=1e-12)
@@ -207,7 +210,7 @@ def test_depthwise_conv_by_hand(h, w, tmp_path):
     assert g2.bytes_fused == 4 * (32 * P + (288 + 64) + 32 * Po)
     # live: layer 1 needs layer 0's output (32P) beside its own (32P); layer 2 reads 32P and writes 32Po
     assert [layer.live_bytes for layer in c.layers] == [4 * (3 * P + 32 * P), 4 * 64 * P, 4 * (32 * P + 32 * Po)]
-    assert c.peak_activation_bytes == 4 * 64 * P and c.peak_layer == 1
+    assert c.layer_boundary_peak_bytes == 4 * 64 * P and c.layer_boundary_peak_layer == 1
 
 
 C2F_YAML = """
@@ -279,7 +282,7 @@ def test_psa_attention_by_hand(h, w, tmp_path):
     bn_vectors = 4 * 704
     assert weights + bn_vectors == 64832
     assert layer.totals.bytes_unfused == 4 * ((2400 + 2208) * N + 4 * N * N + 64832)
-    assert c.peak_activation_bytes == 4 * (128 * N + 128 * N)
+    assert c.layer_boundary_peak_bytes == 4 * (128 * N + 128 * N)
     # Ultralytics: conv MACs 62016N + BN 4 x 704N + the functional @ products 96N^2, all x2
     assert c.gflops_ultralytics == pytest.approx(2 * (62016 * N + 4 * 704 * N + 96 * N * N) / 1e9, rel=1e-12)
     # legacy (thop 0.1.1): module hooks only, blind to the @ products
@@ -302,8 +305,11 @@ def test_dtype_sets_bytes_not_flops(tmp_path):
     built = _build_text(tmp_path, C2F_YAML, (32, 32))
     fp32, fp16, int8 = analyze(built), analyze(built, dtype="fp16"), analyze(built, dtype="int8")
     assert fp16.totals.flops == fp32.totals.flops == int8.totals.flops
-    assert fp16.totals.bytes_unfused * 2 == fp32.totals.bytes_unfused == int8.totals.bytes_unfused * 4
+    assert fp16.totals.bytes_unfused * 2 == fp32.totals.bytes_unfused
+    # int8 (analysis.precision): 1 byte an element, but the BN vectors (4 x 96 elements read by the four BNs) at 4
+    assert int8.totals.bytes_unfused == fp32.totals.bytes_unfused // 4 + 3 * 4 * 96
     assert fp16.peak_activation_bytes * 2 == fp32.peak_activation_bytes
+    assert fp16.layer_boundary_peak_bytes * 2 == fp32.layer_boundary_peak_bytes
     assert analyze(built, dtype="bf16").bytes_per_element == 2 and fp16.dtype == "fp16"
     with pytest.raises(ArchscopeError, match="unknown dtype"):
         analyze(built, dtype="fp12")

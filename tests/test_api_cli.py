@@ -23,7 +23,7 @@ runner = CliRunner()
 def test_profile_api_returns_the_documented_structure():
     report = archscope.profile(SAMPLE, imgsz="640x384")
     data = report.to_dict()
-    assert data["schema"] == "archscope.report/1"
+    assert data["schema"] == "archscope.report/2"
     assert set(data) >= {"schema", "model", "totals", "layers"}
     assert {"path", "name", "scale", "imgsz", "batch", "ch", "nc"} <= set(data["model"])
     assert data["model"]["scale"] == "n"  # the first scale, said explicitly

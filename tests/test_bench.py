@@ -402,7 +402,8 @@ def test_channels_last_fuse_and_bf16_run():
 def test_progress_is_reported():
     seen = []
     archscope.bench(TINY, imgsz=64, device="cpu", runs=2, warmup=1, progress=lambda *a: seen.append(a))
-    assert ("batch 1: warm-up", 0, 1) in seen and seen[-1] == ("batch 1: timing", 2, 2)
+    assert ("batch 1: warm-up", 0, 1) in seen and seen[-2] == ("batch 1: timing", 2, 2)
+    assert seen[-1] == ("batch 1: measuring peak memory", 0, None)  # the untimed forward, after the timed runs
 
 
 def test_a_failing_forward_is_one_clear_error():

@@ -201,7 +201,7 @@ def test_snapshot_then_baseline_pass_fail_and_refresh(repo):
     assert code == 0, out
     assert sorted(p.name for p in repo.iterdir()) == [".git", "base.json", "models"]  # no temporary file left
     data = json.loads((repo / "base.json").read_text())
-    assert data["schema"] == "archscope.report/1" and data["settings"]["imgsz"] == [64, 64]
+    assert data["schema"] == "archscope.report/2" and data["settings"]["imgsz"] == [64, 64]
     assert data["totals"]["params"] == PARAMS
 
     # same model: rebuilt at the baseline's 64x64 without saying so
@@ -251,7 +251,7 @@ def test_an_older_report_without_newer_keys_loads_as_a_baseline(repo):
 
 
 @pytest.mark.parametrize("content, fragment", [
-    ('{"schema": "archscope.report/2", "model": {}}', "newer archscope wrote it"),
+    ('{"schema": "archscope.report/3", "model": {}}', "newer archscope wrote it"),
     ('{"schema": "archscope.compare/1"}', "not a model report"),
     ('{"schema": "something/else"}', "not an archscope report"),
     ('[1, 2]', "not an archscope report"),

@@ -202,7 +202,7 @@ def test_profile_fuse_reports_it():
     assert fused.totals.params < plain.totals.params and fused.totals.layers < plain.totals.layers
     assert fused.totals.params == sum(layer.params for layer in fused.layers)
     data = fused.to_dict()
-    assert data["schema"] == "archscope.report/1" and data["model"]["fused"] is True
+    assert data["schema"] == "archscope.report/2" and data["model"]["fused"] is True
     assert ModelReport.from_dict(json.loads(json.dumps(data))).to_dict() == data
     old = plain.to_dict()
     old["model"].pop("fused")  # a report written before the key existed

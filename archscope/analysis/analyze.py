@@ -31,12 +31,14 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
     import torch
 
     from archscope.analysis.conventions import ConventionCounter, ultralytics_suppresses_functional
+    from archscope.analysis.liveness import LiveStorages
     from archscope.analysis.memory import live_bytes
     from archscope.analysis.mode import CountingMode, ModuleTracker, Recorder, elements, tensors_in
+    from archscope.analysis.precision import Precision
     from archscope.build.meta import MetaSdpaAsCpu
-    from archscope.vocab import canonical_dtype, dtype_bytes
 
-    bpe = dtype_bytes(dtype)
+    precision = Precision(dtype)
+    bpe = precision.bpe
     model = built.model
     if real:
         _check_memory_for_real_forward(built)
@@ -46,7 +48,10 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
     batch = built.batch
     x = _input((batch, built.ch, h, w), device, real)
 
-    recorder = Recorder(bpe)
+    live = LiveStorages(precision)
+    live.add_parameters([*model.parameters(), *model.buffers()])
+    live.add_input(x)
+    recorder = Recorder(bpe, live)
     conventions = ConventionCounter(ultralytics=True, legacy=True)
     input_elems: dict[int, int] = {}
     output_elems: dict[int, int] = {}
@@ -93,33 +98,39 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
     input_bytes = batch * built.ch * h * w * bpe
     sources = [tuple(layer.f) for layer in model.layers]
     out_bytes = [output_elems.get(i, 0) * bpe for i in range(n)]
-    live = live_bytes(out_bytes, sources, input_bytes)
+    live_out = live_bytes(out_bytes, sources, input_bytes)
     area = None if proxy is None else (h / proxy) * (w / proxy)
     for i, (lc, module) in enumerate(zip(layers, model.layers)):
-        lc.param_bytes = sum(p.numel() for p in module.parameters()) * bpe
+        lc.param_bytes = sum(p.numel() * precision.parameter(p.is_floating_point(), p.element_size(), p.dim())
+                             for p in module.parameters())
+        lc.peak_activation_bytes = live.layer_peaks.get(i, 0)
         lc.input_bytes = input_elems.get(i, 0) * bpe
         lc.activation_bytes = out_bytes[i]
         lc.bytes_fused = lc.input_bytes + lc.param_bytes + lc.activation_bytes
-        lc.live_bytes = live[i] if live else 0
+        lc.live_bytes = live_out[i] if live_out else 0
         ul_macs = conventions.ultralytics.get(i, 0) + recorder.functional_macs.get(i, 0)
         lc.gflops_ultralytics = 2 * ul_macs / batch / 1e9
         if area is not None:
             lc.gflops_legacy = 2 * legacy_counts.get(i, 0) * area / 1e9
         elif legacy:
             lc.gflops_legacy = 2 * legacy_counts.get(i, 0) / batch / 1e9
-    peak = max(live) if live else input_bytes
-    peak_layer = live.index(peak) if live else -1
+    boundary = max(live_out) if live_out else input_bytes
+    peak = live.peak
     return ModelCosts(
-        dtype=canonical_dtype(dtype),
+        dtype=precision.name,
         bytes_per_element=bpe,
         layers=layers,
         ops=recorder.ops,
-        peak_activation_bytes=peak,
+        peak_activation_bytes=peak.bytes,
         outside=outside,
         batch=batch,
         imgsz=(h, w),
         real=real,
-        peak_layer=peak_layer,
+        peak_layer=peak.layer,
+        peak_path=peak.path,
+        peak_op=peak.op,
+        layer_boundary_peak_bytes=boundary,
+        layer_boundary_peak_layer=live_out.index(boundary) if live_out else -1,
         input_bytes=input_bytes,
         gflops_ultralytics=sum(lc.gflops_ultralytics for lc in layers),
         gflops_legacy=sum(lc.gflops_legacy for lc in layers),

@@ -17,6 +17,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from archscope.analysis import costs
+from archscope.analysis.liveness import LiveStorages
 from archscope.analysis.records import OpRecord
 from archscope.build.meta import shape_rule_for
 
@@ -79,7 +80,7 @@ class _OpInfo:
     """What the mode needs to know about one overload, looked up once per mode (the registry is keyed by packet)."""
 
     __slots__ = ("name", "qualified_name", "kind", "rule", "shape_rule", "first_only", "free", "functional",
-                 "activation_product", "score")
+                 "activation_product", "score", "allocates")
 
     def __init__(self, func):
         packet = func.overloadpacket
@@ -92,6 +93,8 @@ class _OpInfo:
         self.functional = packet in FUNCTIONAL_PRODUCTS
         self.activation_product = packet in costs.ACTIVATION_MATMULS
         self.score = packet in _SCORE_OPS
+        # a result that aliases an input (a view, an in-place or out= op) allocates nothing
+        self.allocates = not any(r.alias_info is not None for r in func._schema.returns)
         # views and aliases move nothing
         self.free = self.kind == "none" or (_is_view(func) and self.kind == "unknown")
         if self.free:
@@ -101,9 +104,10 @@ class _OpInfo:
 class Recorder:
     """Where the counted ops go, and where they are: the current YAML layer and sub-module path."""
 
-    __slots__ = ("ops", "layer", "path", "bpe", "enabled", "uncounted", "functional_depth", "functional_macs")
+    __slots__ = ("ops", "layer", "path", "bpe", "enabled", "uncounted", "functional_depth", "functional_macs",
+                 "live")
 
-    def __init__(self, bpe: int):
+    def __init__(self, bpe: int, live: LiveStorages | None = None):
         self.ops: list[OpRecord] = []
         self.layer = -1
         self.path = ""
@@ -113,6 +117,8 @@ class Recorder:
         # Ultralytics-thop's functional products: counted while no module with its own rule runs
         self.functional_depth = 0
         self.functional_macs: dict[int, int] = {}
+        # live storages and their element sizes (None: every tensor at ``bpe``)
+        self.live = live
 
 
 class _ScoreChain:
@@ -166,6 +172,14 @@ class _Prep:
                 p.mark(ops)
 
 
+def _element_bytes(rec: Recorder, t: torch.Tensor | None, default: int) -> int:
+    """Bytes per element of a score tensor: its storage's size where storages are tracked (``--dtype int8`` keeps
+    scores in fp16, :mod:`archscope.analysis.precision`), else the analysed dtype's."""
+    if rec.live is None or t is None:
+        return default
+    return rec.live.element_bytes(t)
+
+
 def _mark_prep(ops: list[OpRecord], index: int) -> None:
     op = ops[index]
     ops[index] = replace(op, prep_bytes=op.bytes - op.score_bytes)
@@ -202,6 +216,8 @@ class CountingMode(TorchDispatchMode):
             out = func(*args, **kwargs)
         rec = self.recorder
         if rec.enabled:
+            if rec.live is not None and info.allocates:
+                rec.live.created(tensors_in(out), info.name, rec.layer, rec.path, info.activation_product)
             counted = not info.free
             if counted:
                 self._count(info, args, kwargs, out, rec)
@@ -233,6 +249,7 @@ class CountingMode(TorchDispatchMode):
         scores = self._scores
         index = len(rec.ops) - 1
         read: list[tuple[_ScoreChain, int]] = []
+        first: torch.Tensor | None = None  # the first score tensor read: its element size prices the chain
         where = (rec.layer, rec.path)
         if len(scores):
             seen: set[int] = set()
@@ -241,6 +258,7 @@ class CountingMode(TorchDispatchMode):
                 if chain is not None and chain.where == where and id(t) not in seen:
                     seen.add(id(t))
                     read.append((chain, elements(t)))
+                    first = first if first is not None else t
         bpe = rec.bpe
         if info.activation_product:
             scored = False
@@ -250,7 +268,7 @@ class CountingMode(TorchDispatchMode):
                 scored = True
                 chain.confirm(rec.ops)
                 if counted:
-                    chain.charge(rec.ops, index, n * bpe)
+                    chain.charge(rec.ops, index, n * _element_bytes(rec, first, bpe))
             operands = [p for t in tensors_in(args) if (p := self._preps.get(t)) is not None and p.where == where]
             if scored:
                 for prep in operands:
@@ -261,7 +279,7 @@ class CountingMode(TorchDispatchMode):
                     chain = _ScoreChain(where, output=scored)
                     chain.operands = [] if scored else operands
                     scores[outs[0]] = chain
-                    chain.charge(rec.ops, index, elements(outs[0]) * bpe)
+                    chain.charge(rec.ops, index, elements(outs[0]) * _element_bytes(rec, outs[0], bpe))
             return
         if not read or info.kind == "mac":
             return
@@ -280,7 +298,7 @@ class CountingMode(TorchDispatchMode):
                 scores[t] = chain
                 moved += elements(t)
         if counted:
-            chain.charge(rec.ops, index, moved * bpe)
+            chain.charge(rec.ops, index, moved * _element_bytes(rec, first, bpe))
 
     @staticmethod
     def _count(info: _OpInfo, args, kwargs, out, rec: Recorder) -> None:
@@ -292,17 +310,26 @@ class CountingMode(TorchDispatchMode):
             mac, other = info.rule(args, kwargs, outs)
         elif info.kind == "unknown":
             rec.uncounted[info.qualified_name] = rec.uncounted.get(info.qualified_name, 0) + 1
-        read = 0
-        for t in tensors_in(args):
-            read += elements(t)
-        for t in tensors_in(kwargs):
-            read += elements(t)
-        written = 0
-        for t in outs:
-            written += elements(t)
-        bpe = rec.bpe
+        live = rec.live
+        read = written = 0
+        if live is None:
+            bpe = rec.bpe
+            for t in tensors_in(args):
+                read += elements(t) * bpe
+            for t in tensors_in(kwargs):
+                read += elements(t) * bpe
+            for t in outs:
+                written += elements(t) * bpe
+        else:  # each tensor at the element size its storage was made with (analysis.precision)
+            size = live.element_bytes
+            for t in tensors_in(args):
+                read += elements(t) * size(t)
+            for t in tensors_in(kwargs):
+                read += elements(t) * size(t)
+            for t in outs:
+                written += elements(t) * size(t)
         shape = tuple(outs[0].shape) if info.score and outs else ()
-        rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read * bpe, written * bpe, shape,
+        rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read, written, shape,
                                 info.activation_product))
         if info.functional and rec.functional_depth == 0:
             rec.functional_macs[rec.layer] = rec.functional_macs.get(rec.layer, 0) + mac // 2

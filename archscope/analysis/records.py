@@ -109,7 +109,8 @@ class LayerCosts:
     submodules: dict[str, CostTotals] = field(default_factory=dict)  # path -> costs, every depth
     input_bytes: int = 0  # the layer's input tensor(s), as it received them
     param_bytes: int = 0  # the layer's parameters (each tensor once)
-    live_bytes: int = 0  # activations live while this layer runs (see analysis.memory)
+    live_bytes: int = 0  # layer outputs live while this layer runs (layer boundaries only: analysis.memory)
+    peak_activation_bytes: int = 0  # the most activation bytes live at any op of this layer (analysis.liveness)
     score_bytes: int = 0  # the largest activation-by-activation bmm output: an attention score matrix, if any
     score_shape: tuple[int, ...] = ()  # its shape (last dim: the keys each query attends to)
 
@@ -120,12 +121,17 @@ class ModelCosts:
     bytes_per_element: int
     layers: list[LayerCosts]
     ops: list[OpRecord]
-    peak_activation_bytes: int  # live tensors over the forward, honouring the `from` indices
+    peak_activation_bytes: int  # the most bytes of live tensor storages at any op of the forward (analysis.liveness)
     outside: CostTotals = field(default_factory=CostTotals)  # ops not inside any layer (should be none)
     batch: int = 1
     imgsz: tuple[int, int] = (640, 640)
     real: bool = False  # counted on real CPU tensors rather than on meta
     peak_layer: int = -1  # the layer during which the peak occurs
+    peak_path: str = ""  # the sub-module (path inside that layer) and operator whose output made the peak
+    peak_op: str = ""
+    # the old, coarser figure: live layer outputs only, at layer boundaries (analysis.memory)
+    layer_boundary_peak_bytes: int = 0
+    layer_boundary_peak_layer: int = -1
     input_bytes: int = 0  # the model input
     gflops_ultralytics: float = 0.0  # per image, what Ultralytics 8.4 prints (sum of the layers')
     gflops_legacy: float = 0.0  # per image, what thop 0.1.1-era Ultralytics / YOLOv5 / YOLOv10 printed

@@ -78,6 +78,7 @@ def add_costs(report: ModelReport, built: BuiltModel, costs, *, depth: int = 0) 
         layer.bytes_fused = lc.bytes_fused
         layer.arithmetic_intensity = _intensity(t.flops, t.bytes_unfused, lc.bytes_fused)
         layer.activation_bytes = lc.activation_bytes
+        layer.peak_activation_bytes = lc.peak_activation_bytes
         layer.score_bytes, layer.score_shape = lc.score_bytes, list(lc.score_shape) or None
         module = built.model.layers[layer.index]
         layer.submodules = [
@@ -96,6 +97,8 @@ def add_costs(report: ModelReport, built: BuiltModel, costs, *, depth: int = 0) 
     tt.arithmetic_intensity = _intensity(total.flops, total.bytes_unfused, costs.bytes_fused)
     tt.activation_bytes = sum(lc.activation_bytes for lc in costs.layers)
     tt.peak_activation_bytes = costs.peak_activation_bytes
+    tt.peak_layer, tt.peak_path, tt.peak_op = costs.peak_layer, costs.peak_path, costs.peak_op
+    tt.layer_boundary_peak_bytes = costs.layer_boundary_peak_bytes
     tt.uncounted_ops = uncounted_list(costs.uncounted_ops)
     report.model.dtype = costs.dtype
     return report

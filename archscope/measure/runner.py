@@ -51,6 +51,8 @@ class Target:
     name: str
     stopwatch: timing.Stopwatch
     available_bytes: Callable[[], int | None]
+    # measure_peak(forward, x, model) -> PeakMeasure | None: one untimed forward's activation peak (measure.peak)
+    measure_peak: Callable[[Callable[[], Any], Any, Any], Any] | None = None
 
 
 # ------------------------------------------------------------------------------------------------------ devices
@@ -102,20 +104,24 @@ def roofline_hint(device: str) -> str:
 
 def target_for(device: str) -> Target:
     """The stopwatch and memory probe for a resolved device: CUDA events on CUDA, wall clock elsewhere."""
+    from functools import partial
+
     import torch
 
     from archscope.devices.calibrate import backend_for
+    from archscope.measure import peak
 
     backend = backend_for(device)
+    measure = partial(peak.measure_peak, device)  # (forward, x, model) -> PeakMeasure | None
     if device.startswith("cuda"):
         dev = torch.device(device)
         return Target(device, torch.cuda.get_device_name(dev),
                       timing.EventStopwatch(backend.synchronize, lambda: torch.cuda.Event(enable_timing=True)),
-                      lambda: int(torch.cuda.mem_get_info(dev)[0]))
+                      lambda: int(torch.cuda.mem_get_info(dev)[0]), measure)
     if device == "mps":
         return Target(device, f"Apple MPS ({cpu_model()})", timing.SyncStopwatch(backend.synchronize),
-                      _mps_free_bytes)
-    return Target("cpu", cpu_model(), timing.SyncStopwatch(backend.synchronize), host_available_bytes)
+                      _mps_free_bytes, measure)
+    return Target("cpu", cpu_model(), timing.SyncStopwatch(backend.synchronize), host_available_bytes, measure)
 
 
 def _mps_free_bytes() -> int | None:
@@ -325,6 +331,13 @@ def _time_batch(built, eager, whole, a: Analysis, options: BenchOptions, target:
         achieved_bytes_per_s=totals.bytes_unfused / median_s, memory_estimate_bytes=a.need.total,
         predicted_ms=a.roofline.predicted_ms if a.roofline is not None else None,
         samples_ms=[s * 1e3 for s in samples])
+    if target.measure_peak is not None:  # one more forward, untimed, of the eager model the estimate is of
+        _report(progress, f"{label}: measuring peak memory", 0, None)
+        with _forward_errors(options, target, a.batch):
+            measured = target.measure_peak(lambda: eager(x), x, eager)
+        if measured is not None:
+            stats.peak_measured_bytes, stats.peak_method = measured.bytes, measured.method
+            stats.peak_estimate_bytes = a.costs.peak_activation_bytes
     if options.per_layer:
         with _forward_errors(options, target, a.batch):
             _per_layer(stats, built, eager, x, a, options, target, progress, label)

@@ -21,7 +21,9 @@ LAYER_HEADER = ["#", "from", "module", "ms", "share", "pred ms", "x pred", "GFLO
 _LEFT = {"from", "module", "bound"}
 
 STATS_CSV = ["batch", "runs", "outliers", "median_ms", "mean_ms", "p10_ms", "p90_ms", "std_ms", "min_ms", "max_ms",
-             "images_per_s", "achieved_flops_per_s", "achieved_bytes_per_s", "predicted_ms", "flops", "bytes"]
+             "images_per_s", "achieved_flops_per_s", "achieved_bytes_per_s", "predicted_ms", "flops", "bytes",
+             # added later, at the end
+             "peak_measured_bytes", "peak_estimate_bytes", "peak_method"]
 LAYER_CSV = ["batch", "index", "from", "module", "median_ms", "mean_ms", "share", "predicted_ms", "vs_predicted",
              "achieved_flops_per_s", "achieved_bytes_per_s", "flops", "bytes", "bound",
              # the batch's whole-model figures on every row (added at the end: the columns above keep their places)
@@ -81,6 +83,25 @@ def roofline_line(report) -> str | None:
         return None
     return (f"pred ms: roofline time on device spec '{st.device_spec}' ({st.device_spec_origin}); "
             f"x pred = measured / predicted")
+
+
+def peak_line(stats, *, batches: int = 1) -> str | None:
+    """``peak memory: measured 24.6 MB, estimated 24.1 MB (-2.0%)`` (activations: the weights are not in it)."""
+    if stats.peak_measured_bytes is None:
+        return None
+    where = f", batch {stats.batch}" if batches > 1 else ""
+    text = f"peak memory{where}: measured {stats.peak_measured_bytes / 1e6:.1f} MB"
+    if stats.peak_estimate_bytes is not None:
+        text += f", estimated {stats.peak_estimate_bytes / 1e6:.1f} MB"
+        error = stats.peak_error
+        if error is not None:
+            text += f" ({'+' if error >= 0 else ''}{100 * error:.1f}%)"
+    return f"{text}; activations and input, by {stats.peak_method}"
+
+
+def peak_lines(report) -> list[str]:
+    n = len(report.batches)
+    return [line for line in (peak_line(s, batches=n) for s in report.batches) if line]
 
 
 def overhead_line(stats) -> str:
@@ -148,6 +169,8 @@ def print_bench(report, *, console: Console | None = None, columns: list[str] | 
     if roofline:
         console.print(Text(roofline, style="dim"))
     _print_table(console, STATS_HEADER, stats_rows(report), columns)
+    for line in peak_lines(report):
+        console.print(Text(line))
     for stats in report.batches:
         if stats.layers is None:
             continue
@@ -175,6 +198,8 @@ def to_markdown(report) -> str:
     if roofline:
         lines += [roofline, ""]
     lines += md(STATS_HEADER, stats_rows(report))
+    peaks = peak_lines(report)
+    lines += ["", *peaks] if peaks else []
     for stats in report.batches:
         if stats.layers is not None:
             lines += ["", f"**per layer, batch {stats.batch}**", "", *md(LAYER_HEADER, layer_rows(stats)), "",
@@ -216,7 +241,7 @@ def render_bench(report, fmt: str, *, width: int | None = None) -> str:
     if fmt == "html":
         from archscope.render.html import bench_page
 
-        meta = [settings_line(report)] + [line for line in (roofline_line(report),) if line]
+        meta = [settings_line(report)] + [line for line in (roofline_line(report),) if line] + peak_lines(report)
         per_layer = [(s.batch, LAYER_HEADER, layer_rows(s), overhead_line(s)) for s in report.batches
                      if s.layers is not None]
         return bench_page(report, headline=headline(report), meta=meta, stats=(STATS_HEADER, stats_rows(report)),

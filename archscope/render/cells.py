@@ -81,13 +81,28 @@ def summary_line(report) -> str:
         d = ultralytics_digits(report)
         parts.append(f"{t.flops / 1e9:.2f} GFLOPs (Ultralytics 8.4: {t.gflops_ultralytics:.{d}f})")
         if t.peak_activation_bytes is not None:
-            parts.append(f"peak activations {t.peak_activation_bytes / 1e6:.1f} MB {m.dtype}")
+            parts.append(peak_text(report))
     if t.predicted_ms is not None:
         unit = "relative units (ridge-point preset)" if m.predicted_unit == "relative" else "ms"
         attention = f", attention {m.attention}" if getattr(m, "attention", None) else ""
         parts.append(f"{t.predicted_ms:.3g} {unit} predicted on {m.device_spec} ({m.dtype}{attention})")
     parts.append(f"imgsz {m.imgsz[0]}x{m.imgsz[1]} (HxW), batch {m.batch}, ch {m.ch}, nc {m.nc}")
     return ", ".join(parts)
+
+
+def peak_text(report) -> str:
+    """``peak activations 24.6 MB fp32 in layer 2 C2f (cv2.bn: batch_norm)``: the peak and where it happens."""
+    m, t = report.model, report.totals
+    text = f"peak activations {t.peak_activation_bytes / 1e6:.1f} MB {m.dtype}"
+    layer = t.peak_layer
+    if layer is None:
+        return text
+    if layer < 0:
+        return f"{text} (the input)"
+    module = report.layers[layer].module if layer < len(report.layers) else ""
+    op = t.peak_op or ""
+    inside = f"{t.peak_path}: {op}" if t.peak_path else op
+    return f"{text} in layer {layer} {module}" + (f" ({inside})" if inside else "")
 
 
 def crosscheck_lines(report) -> list[str]:

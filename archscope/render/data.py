@@ -25,6 +25,7 @@ CSV_COLUMNS = [
     "activation_bytes", "predicted_ms", "bound",
     # added after the first release, at the end so that the columns above keep their places
     "attention_flops", "attention_bytes", "attention_bytes_fused", "score_bytes", "score_shape", "submodule", "depth",
+    "peak_activation_bytes",
 ]
 # what a sub-module row (--depth) carries; the other columns are empty there
 SUBMODULE_CSV_COLUMNS = {"index", "module", "params", "flops", "mac_flops", "other_flops", "bytes_unfused",

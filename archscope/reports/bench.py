@@ -117,6 +117,18 @@ class BatchStats:
     layers: list[LayerTiming] | None = None  # with --per-layer
     layer_runs: int | None = None  # forwards timed layer by layer
     layers_sum_ms: float | None = None  # sum of the layers' medians; minus median_ms = the per-layer overhead
+    # the activation peak of one extra, untimed forward (archscope.measure.peak: weights not included, the input
+    # included), how it was measured, and the analysis' estimate of the same (its peak_activation_bytes)
+    peak_measured_bytes: int | None = None
+    peak_method: str | None = None
+    peak_estimate_bytes: int | None = None
+
+    @property
+    def peak_error(self) -> float | None:
+        """How far the estimate is from the measurement: estimate / measured - 1 (0.02 = the estimate is 2 % over)."""
+        if not self.peak_measured_bytes or self.peak_estimate_bytes is None:
+            return None
+        return self.peak_estimate_bytes / self.peak_measured_bytes - 1.0
 
     @property
     def layer_overhead(self) -> float | None:

@@ -18,11 +18,24 @@ from archscope.util.show import text_of
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-SCHEMA = "archscope.report/1"
+SCHEMA = "archscope.report/2"
 SCHEMA_PREFIX = "archscope.report/"
-# Older report schemas this version still reads, each with the function that lifts its dict to the current schema.
-# Empty while /1 is the only one; a /2 adds {"archscope.report/1": _upgrade_1_to_2} here, so old baselines load.
-UPGRADES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _upgrade_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
+    """/1's ``peak_activation_bytes`` followed layer outputs only (at layer boundaries): /2 names that figure
+    ``layer_boundary_peak_bytes`` and gives ``peak_activation_bytes`` the peak over the operator stream, which a /1
+    report does not have (None), so a /1 baseline is never compared with a figure of another meaning."""
+    data = dict(data)
+    totals = dict(data.get("totals") or {})
+    totals["layer_boundary_peak_bytes"] = totals.pop("peak_activation_bytes", None)
+    data["totals"] = totals
+    data["schema"] = "archscope.report/2"
+    return data
+
+
+# Older report schemas this version still reads, each with the function that lifts its dict to the next schema.
+UPGRADES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"archscope.report/1": _upgrade_1_to_2}
 
 
 @dataclass
@@ -79,6 +92,7 @@ class LayerReport:
     bytes_fused: int | None = None
     arithmetic_intensity: dict[str, float] | None = None  # {"unfused": flops/bytes, "fused": flops/bytes}
     activation_bytes: int | None = None
+    peak_activation_bytes: int | None = None  # the most activation bytes live at any operator of this layer
     score_bytes: int | None = None  # the largest attention score matrix the layer materialises (0: none)
     score_shape: list[int] | None = None  # its shape; the last dim is the number of keys each query attends to
     predicted_ms: float | None = None
@@ -110,7 +124,14 @@ class Totals:
     bytes_fused: int | None = None
     arithmetic_intensity: dict[str, float] | None = None
     activation_bytes: int | None = None
+    # the peak of live activation storages over the operator stream of the forward (report/2; see
+    # archscope.analysis.liveness), and where it happens: layer index, sub-module path inside it, ATen operator
     peak_activation_bytes: int | None = None
+    peak_layer: int | None = None
+    peak_path: str | None = None
+    peak_op: str | None = None
+    # /1's coarser figure: live layer outputs at layer boundaries only (archscope.analysis.memory)
+    layer_boundary_peak_bytes: int | None = None
     predicted_ms: float | None = None
     # operators seen that have no cost (counted as 0 FLOPs, their bytes still counted), most calls first:
     # [{"op": "aten.foo", "calls": 3}]; None in reports made without the engine or by older versions
