@@ -23,7 +23,8 @@ from archscope.util.text import did_you_mean
 from archscope.vocab import canonical_dtype
 
 MAX_SPEC_BYTES = 1_000_000
-_SPEC_KEYS = {"name", "peak_flops", "bandwidth", "source", "aliases", "notes", "relative_only"}
+_SPEC_KEYS = {"name", "peak_flops", "bandwidth", "source", "aliases", "notes", "relative_only", "memory",
+              "memory_source"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class DeviceSpec:
     aliases: tuple[str, ...] = ()
     notes: str = ""
     relative_only: bool = False  # True: only the ratio peak/bandwidth is known; predicted times are relative units
+    memory_bytes: int | None = None  # memory the model may use (a GPU's, a board's unified memory); None: unknown
+    memory_source: str = ""  # where memory_bytes comes from
 
     @property
     def dtypes(self) -> tuple[str, ...]:
@@ -78,6 +81,10 @@ class DeviceSpec:
             d["notes"] = self.notes
         if self.relative_only:
             d["relative_only"] = True
+        if self.memory_bytes is not None:
+            d["memory"] = int(self.memory_bytes)
+            if self.memory_source:
+                d["memory_source"] = self.memory_source
         return d
 
 
@@ -220,9 +227,20 @@ def device_from_dict(
     relative_only = data.get("relative_only", False)
     if not isinstance(relative_only, bool):
         raise err("'relative_only' must be true or false", "relative_only")
+    memory = None
+    if data.get("memory") is not None:
+        from archscope.util.units import parse_size
+
+        memory = parse_size(data["memory"])
+        if memory is None:
+            raise err(f"'memory' must be a size such as 16GiB, 16GB or 1.6e10 bytes (got {data['memory']!r})",
+                      "memory")
+    memory_source = data.get("memory_source", (f"user spec file {file}" if file else "user spec") if memory else "")
+    if not isinstance(memory_source, str):
+        raise err("'memory_source' must be a string", "memory_source")
     return DeviceSpec(
         name=name.strip(), peak_flops=peaks, bandwidth=bandwidth, source=source, aliases=tuple(aliases),
-        notes=notes, relative_only=relative_only,
+        notes=notes, relative_only=relative_only, memory_bytes=memory, memory_source=memory_source,
     )
 
 
