@@ -373,7 +373,8 @@ def _check(targets: Sequence[CheckTarget], blocks: Sequence[str]) -> CheckReport
     outcome = CheckReport()
     for target in targets:
         baseline = read_report(target.baseline) if target.baseline else None
-        report = profile(target.path, **rerun_settings(target, baseline))
+        train = target.budgets.train_memory is not None  # the training step is profiled only when it is gated
+        report = profile(target.path, **rerun_settings(target, baseline), train=train)
         if target.budgets.any:
             outcome.results += check_budgets(report, target.budgets, label=target.label)
         if baseline is not None:

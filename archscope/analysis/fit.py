@@ -17,6 +17,10 @@ from dataclasses import replace
 
 from archscope.build.builder import MAX_BATCH, BuiltModel
 from archscope.reports.training import FitReport
+from archscope.util.memory import inference_memory
+
+__all__ = ["METHOD", "weight_bytes", "inference_memory", "inference_memory_at", "training_memory_at",
+           "largest_batch", "memory_fit"]
 
 METHOD = ("memory(batch) = fixed + batch x per-sample, solved from meta estimates at batch 1 and 2 (weights, "
           "gradients and optimizer state are fixed; activations grow with the batch), checked at the answer")
@@ -26,11 +30,6 @@ def weight_bytes(built: BuiltModel, bytes_per_element: int) -> int:
     """Parameters and buffers at ``bytes_per_element`` each."""
     model = built.model
     return (sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())) * bytes_per_element
-
-
-def inference_memory(weights: int, peak_activation_bytes: int) -> int:
-    """What a forward needs: the weights and the peak of live activations (``peak_activation_bytes``)."""
-    return weights + peak_activation_bytes
 
 
 def inference_memory_at(built: BuiltModel, batch: int, dtype: str) -> int:
