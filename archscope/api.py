@@ -176,7 +176,9 @@ def _training(built: BuiltModel, optimizer: str, amp: bool) -> Any:
                    f"{'s' if states > 1 else ''} per parameter{' (SGD with momentum)' if optimizer == 'sgd' else ''}; "
                    + ("fp16 autocast activations, fp32 master weights, gradients and optimizer state; "
                       if amp else "fp32 weights, activations, gradients and optimizer state; ")
-                   + "peak = steady state (second step: optimizer state already allocated)")
+                   + "torch's single-tensor optimizer step (its CPU default; CUDA's foreach step makes temporaries "
+                   "about one more copy of the parameters); peak = steady state (second step: optimizer state "
+                   "already allocated)")
     return TrainingReport(
         optimizer=t.optimizer, amp=t.amp, param_bytes=t.param_bytes, buffer_bytes=t.buffer_bytes,
         grad_bytes=t.grad_bytes, optimizer_state_bytes=t.optimizer_state_bytes, saved_bytes=t.saved_bytes,

@@ -68,13 +68,26 @@ def memory_fit(built: BuiltModel, device, *, dtype: str, inference_bytes: int, t
                optimizer: str = "adamw", amp: bool = False) -> FitReport:
     """The report's fit section for ``device`` (which has a ``memory_bytes``)."""
     memory = int(device.memory_bytes)
-    fixed, per_sample, max_batch = largest_batch(memory, lambda b: inference_memory_at(built, b, dtype))
+    fixed, per_sample, max_batch = largest_batch(memory, _known({built.batch: inference_bytes},
+                                                                lambda b: inference_memory_at(built, b, dtype)))
     fit = FitReport(device=device.name, memory_bytes=memory, memory_source=device.memory_source, batch=built.batch,
                     inference_bytes=inference_bytes, inference_fits=inference_bytes <= memory,
                     inference_fixed_bytes=fixed, inference_per_sample_bytes=per_sample,
                     max_inference_batch=max_batch, method=METHOD)
     if train_bytes is not None:
-        fixed, per_sample, max_batch = largest_batch(memory, lambda b: training_memory_at(built, b, optimizer, amp))
+        fixed, per_sample, max_batch = largest_batch(
+            memory, _known({built.batch: train_bytes}, lambda b: training_memory_at(built, b, optimizer, amp)))
         fit.train_bytes, fit.train_fits = train_bytes, train_bytes <= memory
         fit.train_fixed_bytes, fit.train_per_sample_bytes, fit.max_train_batch = fixed, per_sample, max_batch
     return fit
+
+
+def _known(known: dict[int, int], need: Callable[[int], int]) -> Callable[[int], int]:
+    """``need``, remembering its answers (the report's own batch is known already): each batch is estimated once."""
+
+    def at(batch: int) -> int:
+        if batch not in known:
+            known[batch] = need(batch)
+        return known[batch]
+
+    return at
