@@ -184,8 +184,8 @@ def analyze_training(built: BuiltModel, *, optimizer: str = "adamw", amp: bool =
     x = torch.empty((built.batch, built.ch, h, w), device="meta")
 
     live = _Live()
-    weights = {t.untyped_storage()._cdata for t in [*params, *model.buffers()]}
-    for t in [*params, *model.buffers(), x]:
+    weights = {t.untyped_storage()._cdata for t in [*model.parameters(), *model.buffers()]}
+    for t in [*model.parameters(), *model.buffers(), x]:
         live.add(t)
     n = len(model.layers)
     layers = [LayerTraining(index=i) for i in range(n)]
