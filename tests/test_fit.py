@@ -199,3 +199,16 @@ def test_bench_refuses_by_the_shared_estimate(monkeypatch):
     monkeypatch.setattr(B, "prepare_model", lambda *a, **k: pytest.fail("the model was materialised"))
     with pytest.raises(ArchscopeError, match=f"needs about {need / gib:.2f} GiB on cpu"):
         archscope.bench(NET, imgsz=64, batch=3, device="cpu", runs=1)
+
+
+def test_a_calibrated_cpu_gets_this_machines_memtotal():
+    from pathlib import Path
+
+    from archscope.devices.calibrate import _host_memory
+
+    assert _host_memory("cuda:0") == {}
+    meminfo = Path("/proc/meminfo")
+    if not meminfo.is_file():
+        pytest.skip("no /proc/meminfo here")
+    kib = next(int(line.split()[1]) for line in meminfo.read_text().splitlines() if line.startswith("MemTotal:"))
+    assert _host_memory("cpu")["memory_bytes"] == kib * 1024
