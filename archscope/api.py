@@ -79,6 +79,9 @@ def profile(
     blocks: list[str] | tuple[str, ...] = (),
     fuse: bool = False,
     attention: str | None = None,
+    train: bool = False,
+    optimizer: str = "adamw",
+    amp: bool = False,
 ) -> ModelReport:
     """Parse, build (on the meta device) and profile a model YAML; return the report.
 
@@ -92,6 +95,9 @@ def profile(
     ``model.fuse()`` leaves it (see :mod:`archscope.build.fuse`; the report says ``model.fused``); ``attention``
     ("eager" or "fused", default: the device's) is how the roofline runs attention (the report says
     ``model.attention``).
+    ``train`` adds one training step's memory and FLOPs (``report.training``; ``optimizer`` sgd, adam or adamw,
+    ``amp`` for fp16 autocast), see :mod:`archscope.analysis.training`. A ``device_spec`` with a memory size adds
+    ``report.fit``: whether the batch fits and the largest batch that does (see :mod:`archscope.analysis.fit`).
     """
     from archscope.analysis.findings import find_issues
     from archscope.analysis.to_report import add_costs, add_roofline, make_report
@@ -115,6 +121,16 @@ def profile(
         from archscope.devices.roofline import attention_mode
 
         attention_mode(device, attention)
+    if train:
+        from archscope.analysis.training import OPTIMIZERS
+
+        if optimizer not in OPTIMIZERS:
+            raise ArchscopeError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+        if dtype != "fp32":
+            raise ArchscopeError(f"--train models fp32 master weights (add --amp for fp16 activations); --dtype "
+                                 f"{dtype} is for inference")
+    elif amp or optimizer != "adamw":
+        raise ArchscopeError("--optimizer and --amp describe a training step: add --train")
     if counter is not None:
         from archscope.analysis.crosscheck import COUNTERS, require
 
@@ -150,7 +166,42 @@ def profile(
                                       attention=attention))
     if counter is not None:
         report.crosscheck.append(_crosscheck(built, counter, report, costs.ops))
+    if train:
+        report.training = _training(built, optimizer, amp)
+    if device is not None and device.memory_bytes:
+        from archscope.analysis.fit import inference_memory, memory_fit, weight_bytes
+
+        report.fit = memory_fit(built, device, dtype=dtype, optimizer=optimizer, amp=amp,
+                                inference_bytes=inference_memory(weight_bytes(built, costs.bytes_per_element),
+                                                                 costs.peak_activation_bytes),
+                                train_bytes=report.training.peak_bytes if report.training else None)
     return report
+
+
+def _training(built: BuiltModel, optimizer: str, amp: bool) -> Any:
+    from archscope.analysis.to_report import uncounted_list
+    from archscope.analysis.training import STATES_PER_PARAM, analyze_training
+    from archscope.reports.training import LayerTrainingReport, TrainingReport
+
+    t = analyze_training(built, optimizer=optimizer, amp=amp)
+    states = STATES_PER_PARAM[optimizer]
+    assumptions = (f"loss = sum of the head's train-mode outputs; {optimizer} keeps {states} state tensor"
+                   f"{'s' if states > 1 else ''} per parameter{' (SGD with momentum)' if optimizer == 'sgd' else ''}; "
+                   + ("fp16 autocast activations, fp32 master weights, gradients and optimizer state; "
+                      if amp else "fp32 weights, activations, gradients and optimizer state; ")
+                   + "torch's single-tensor optimizer step (its CPU default; CUDA's foreach step makes temporaries "
+                   "about one more copy of the parameters); peak = steady state (second step: optimizer state "
+                   "already allocated)")
+    return TrainingReport(
+        optimizer=t.optimizer, amp=t.amp, param_bytes=t.param_bytes, buffer_bytes=t.buffer_bytes,
+        grad_bytes=t.grad_bytes, optimizer_state_bytes=t.optimizer_state_bytes, saved_bytes=t.saved_bytes,
+        peak_bytes=t.peak_bytes, peak_phase=t.peak_phase, phase_peaks=dict(t.phase_peaks),
+        first_step_peak_bytes=t.first_step_peak_bytes, first_step_peak_phase=t.first_step_peak_phase,
+        forward_flops=t.forward_flops, forward_mac_flops=t.forward_mac_flops, backward_flops=t.backward_flops,
+        backward_mac_flops=t.backward_mac_flops,
+        layers=[LayerTrainingReport(lt.index, lt.saved_bytes, lt.forward_flops, lt.backward_flops,
+                                    lt.backward_mac_flops) for lt in t.layers],
+        assumptions=assumptions, uncounted_backward_ops=uncounted_list(t.uncounted_backward_ops))
 
 
 def _crosscheck(built: BuiltModel, counter: str, report: ModelReport, ops: Any = None) -> dict[str, Any]:
@@ -373,7 +424,8 @@ def _check(targets: Sequence[CheckTarget], blocks: Sequence[str]) -> CheckReport
     outcome = CheckReport()
     for target in targets:
         baseline = read_report(target.baseline) if target.baseline else None
-        report = profile(target.path, **rerun_settings(target, baseline))
+        train = target.budgets.train_memory is not None  # the training step is profiled only when it is gated
+        report = profile(target.path, **rerun_settings(target, baseline), train=train)
         if target.budgets.any:
             outcome.results += check_budgets(report, target.budgets, label=target.label)
         if baseline is not None:

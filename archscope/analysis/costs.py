@@ -483,6 +483,56 @@ def _adaptive_pool(args, kwargs, outs):
     return 0, total
 
 
+# ------------------------------------------------------------------------------------------------ backward
+#: Backward kernels (what ``loss.backward()`` dispatches; :mod:`archscope.analysis.training`): FLOPs per element of
+#: the gradient they write, from the derivative's formula. ``silu``: g*s*(1 + x*(1 - s)) with s = sigmoid(x) (4)
+#: = 9; ``sigmoid``: g*y*(1 - y) = 3; ``tanh``: g*(1 - y*y) = 3; the norms: recompute x-hat (2), two reductions
+#: sum(g) and sum(g*x-hat) (3) and g - mean - x-hat*mean, times invstd*weight (4) = 9; softmax: y*(g - sum(g*y)) = 4.
+BACKWARD_ELEMENTWISE: dict[str, int] = {
+    "threshold_backward": 1, "silu_backward": 9, "sigmoid_backward": 3, "tanh_backward": 3,
+    "hardswish_backward": 4, "hardsigmoid_backward": 2, "hardtanh_backward": 2, "leaky_relu_backward": 2,
+    "gelu_backward": 10, "elu_backward": 3, "mish_backward": 12, "softplus_backward": 5,
+    "native_batch_norm_backward": 9, "native_layer_norm_backward": 9, "native_group_norm_backward": 9,
+    "_softmax_backward_data": 4, "_log_softmax_backward_data": 4,
+    "_adaptive_avg_pool2d_backward": 1,
+}
+#: Backward kernels charged per element of the incoming gradient (``args[0]``): pooling and resizing scatter each
+#: one back (max pool 1, nearest resize 1 add; an average pool's kernel elements and bilinear's 7 as forward).
+BACKWARD_PER_GRAD_OUT: dict[str, int] = {
+    "max_pool2d_with_indices_backward": 1, "max_pool3d_with_indices_backward": 1,
+    "upsample_nearest1d_backward": 1, "upsample_nearest2d_backward": 1, "upsample_nearest3d_backward": 1,
+    "_upsample_nearest_exact2d_backward": 1, "upsample_bilinear2d_backward": 7,
+}
+
+
+@op_cost(aten.convolution_backward, kind="mac")
+def _convolution_backward(args, kwargs, outs):
+    """The input gradient and the weight gradient each take exactly as many multiply-adds as the forward
+    (``2*N*Cout*Hout*Wout*Cin/groups*kh*kw``); the bias gradient sums the incoming gradient (1 per element, in
+    other). torch 2.13-2.14's ``FlopCounterMode`` formula ignores ``groups`` for the weight gradient and so counts a
+    grouped or depthwise convolution's weight gradient ``groups`` times; this one does not."""
+    grad_out, x, w = args[0], args[1], args[2]
+    transposed = bool(_arg(args, kwargs, 7, "transposed", False))
+    mask = _arg(args, kwargs, 10, "output_mask", (True, True, True))
+    gshape = list(grad_out.shape)
+    # the forward convolution's output is grad_out (transposed: its input is grad_out's spatial size's source)
+    forward = conv_mac(list(x.shape), list(w.shape), gshape, transposed)
+    return forward * (int(bool(mask[0])) + int(bool(mask[1]))), (_numel(grad_out) if mask[2] else 0)
+
+
+def _per_grad_out(cost: int) -> Formula:
+    def formula(args, kwargs, outs):
+        return 0, cost * _numel(args[0])
+
+    return formula
+
+
+for _name, _cost in BACKWARD_ELEMENTWISE.items():
+    op_cost(_aten(_name), kind="other")(_per_output_element(_cost))
+for _name, _cost in BACKWARD_PER_GRAD_OUT.items():
+    op_cost(_aten(_name), kind="other")(_per_grad_out(_cost))
+
+
 _BUILTIN.update(_REGISTRY)
 
 # ------------------------------------------------------------------------------ operators without a formula

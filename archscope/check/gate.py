@@ -7,7 +7,10 @@ Figures checked (and their definitions, as in the README):
   ``ultralytics`` / ``legacy`` convention the figure those tools print;
 * ``bytes``: unfused bytes moved for the analysed batch at the analysed dtype;
 * ``predicted_ms``: the roofline time on the report's device;
-* ``peak_activation_bytes`` (baseline only): the peak of live activations.
+* ``peak_activation_bytes`` (baseline only): the peak of live activations;
+* ``peak_memory`` (``--max-peak-memory``): what a forward needs, weights and buffers plus the activation peak
+  (:func:`archscope.util.memory.inference_memory`, the estimate ``bench`` refuses runs by);
+* ``train_memory`` (``--max-train-memory``): the steady-state peak of a training step (``profile --train``, AdamW).
 
 A baseline gate fails when a figure grew past ``baseline * (1 + tolerance)``; a figure that shrank past
 ``baseline * (1 - tolerance)`` passes with a note to refresh the baseline (otherwise later growth back up to the
@@ -76,14 +79,27 @@ class Budgets:
     bytes: float | None = None
     predicted_ms: float | None = None
     convention: str = "archscope"
+    peak_memory: float | None = None  # bytes a forward needs
+    train_memory: float | None = None  # bytes a training step needs (steady-state peak)
 
     @property
     def any(self) -> bool:
-        return any(v is not None for v in (self.params, self.gflops, self.bytes, self.predicted_ms))
+        return any(v is not None for v in (self.params, self.gflops, self.bytes, self.predicted_ms,
+                                           self.peak_memory, self.train_memory))
+
+
+def parse_memory(value: Any, *, what: str) -> float:
+    """``4GiB`` (2**30), ``4GB`` / ``4G`` (1e9), ``512MiB``, ``1.6e10`` -> bytes."""
+    from archscope.util.units import parse_size
+
+    size = parse_size(value)
+    if size is None:
+        raise ArchscopeError(f"{what} must be a memory size such as 4GiB, 4GB, 512MiB or 1.6e10, got {value!r}")
+    return float(size)
 
 
 def budgets_from_options(*, max_params=None, max_gflops=None, max_bytes=None, max_predicted_ms=None,
-                         convention=None) -> Budgets:
+                         convention=None, max_peak_memory=None, max_train_memory=None) -> Budgets:
     """Budgets from command-line strings (``5M``, ``12``, ``400MB``)."""
     if convention is not None and convention not in CONVENTIONS:
         raise ArchscopeError(f"--gflops-convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
@@ -97,6 +113,8 @@ def budgets_from_options(*, max_params=None, max_gflops=None, max_bytes=None, ma
         bytes=q(max_bytes, "--max-bytes", byte_unit=True),
         predicted_ms=q(max_predicted_ms, "--max-predicted-ms", suffixes=False),
         convention=convention or "archscope",
+        peak_memory=None if max_peak_memory is None else parse_memory(max_peak_memory, what="--max-peak-memory"),
+        train_memory=None if max_train_memory is None else parse_memory(max_train_memory, what="--max-train-memory"),
     )
 
 
@@ -148,12 +166,26 @@ def figures(report: ModelReport, convention: str = "archscope") -> dict[str, flo
     }
 
 
+def memory_figures(report: ModelReport) -> dict[str, float | None]:
+    """``peak_memory``: weights and buffers at the report's dtype plus its activation peak; ``train_memory``: the
+    training step's steady-state peak (None without ``--train``)."""
+    from archscope.util.memory import inference_memory
+    from archscope.vocab import dtype_bytes
+
+    t = report.totals
+    peak = None
+    if t.peak_activation_bytes is not None:
+        peak = inference_memory((t.params + t.buffers) * dtype_bytes(report.model.dtype), t.peak_activation_bytes)
+    training = getattr(report, "training", None)
+    return {"peak_memory": peak, "train_memory": None if training is None else training.peak_bytes}
+
+
 def check_budgets(report: ModelReport, budgets: Budgets, *, label: str) -> list[GateResult]:
     if budgets.predicted_ms is not None:
         _require_milliseconds(report, label)
-    have = figures(report, budgets.convention)
+    have = {**figures(report, budgets.convention), **memory_figures(report)}
     out = []
-    for name in ("params", "gflops", "bytes", "predicted_ms"):
+    for name in ("params", "gflops", "bytes", "predicted_ms", "peak_memory", "train_memory"):
         limit = getattr(budgets, name)
         if limit is None:
             continue

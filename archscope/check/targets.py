@@ -13,6 +13,8 @@ fuse = true                        # the deployed model (as --fuse)
 max-params = "5M"
 max-gflops = 12
 max-predicted-ms = 3
+max-peak-memory = "4GiB"           # weights + activation peak of a forward
+max-train-memory = "8GiB"          # steady-state peak of an AdamW training step
 baseline = "archscope-baseline.json"
 ```
 """
@@ -24,7 +26,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from archscope.check.gate import Budgets, parse_quantity, parse_tolerance
+from archscope.check.gate import Budgets, parse_memory, parse_quantity, parse_tolerance
 from archscope.errors import ArchscopeError
 from archscope.util.text import did_you_mean
 from archscope.vocab import ANALYSIS_DTYPES, ATTENTION_MODES, CONVENTIONS
@@ -35,7 +37,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 MODEL_KEYS = ("path", "scale", "imgsz", "batch", "dtype", "nc", "ch", "device-spec", "fuse", "max-params", "max-gflops",
-              "max-bytes", "max-predicted-ms", "gflops-convention", "baseline", "tolerance", "attention")
+              "max-bytes", "max-predicted-ms", "gflops-convention", "baseline", "tolerance", "attention",
+              "max-peak-memory", "max-train-memory")
 DEFAULT_KEYS = tuple(k for k in MODEL_KEYS if k != "path")
 
 
@@ -171,10 +174,12 @@ def _target(raw: dict[str, Any], root: str) -> CheckTarget:
         bytes=_quantity(raw, "max-bytes", byte_unit=True),
         predicted_ms=_quantity(raw, "max-predicted-ms", suffixes=False),
         convention=_choice(raw, "gflops-convention", CONVENTIONS) or "archscope",
+        peak_memory=_memory(raw, "max-peak-memory"),
+        train_memory=_memory(raw, "max-train-memory"),
     )
     if not budgets.any and baseline is None:
         raise ArchscopeError(f"model '{model}' has nothing to check: give max-params, max-gflops, max-bytes, "
-                             f"max-predicted-ms or baseline")
+                             f"max-predicted-ms, max-peak-memory, max-train-memory or baseline")
     scale = _typed(raw, "scale", str)
     from archscope.spec.sources import parse_source
 
@@ -233,3 +238,7 @@ def _choice(raw, key, choices):
 
 def _quantity(raw, key, **kinds):
     return parse_quantity(raw[key], what=f"'{key}'", **kinds) if key in raw else None
+
+
+def _memory(raw, key):
+    return parse_memory(raw[key], what=f"'{key}'") if key in raw else None

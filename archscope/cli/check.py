@@ -38,6 +38,10 @@ def check(
     max_bytes: Optional[str] = typer.Option(None, "--max-bytes", help="Unfused bytes moved: 400M, 400MB, 1.2G."),
     max_predicted_ms: Optional[str] = typer.Option(None, "--max-predicted-ms", help="Roofline time on "
                                                    "--device-spec, in ms."),
+    max_peak_memory: Optional[str] = typer.Option(None, "--max-peak-memory", help="Memory a forward needs "
+                                                  "(weights + activation peak): 4GiB, 4GB, 512MiB."),
+    max_train_memory: Optional[str] = typer.Option(None, "--max-train-memory", help="Steady-state peak of an "
+                                                   "AdamW training step (fp32): 8GiB, 8GB."),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="A report from 'archscope snapshot': fail on "
                                            "growth past --tolerance."),
     tolerance: Optional[str] = typer.Option(None, "--tolerance", help="Allowed growth against the baseline: 1% "
@@ -66,7 +70,8 @@ def check(
 
     chosen = _check_format(fmt)
     budgets = budgets_from_options(max_params=max_params, max_gflops=max_gflops, max_bytes=max_bytes,
-                                   max_predicted_ms=max_predicted_ms, convention=gflops_convention)
+                                   max_predicted_ms=max_predicted_ms, convention=gflops_convention,
+                                   max_peak_memory=max_peak_memory, max_train_memory=max_train_memory)
     targets = resolve_targets(models or [], budgets=budgets, baseline=baseline, tolerance=tolerance, config=config,
                               imgsz=imgsz, batch=batch, dtype=dtype.value if dtype else None,
                               device_spec=device_spec, fuse=fuse, attention=attention)

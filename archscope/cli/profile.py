@@ -47,6 +47,11 @@ def profile(
     fuse: FuseOption = None,
     columns: ColumnsOption = None,
     attention: AttentionOption = None,
+    train: bool = typer.Option(False, "--train", help="Also a training step on meta: weights, gradients, "
+                               "optimizer state, activations saved for backward, the steady-state peak and its "
+                               "phase, backward FLOPs."),
+    optimizer: str = typer.Option("adamw", "--optimizer", help="With --train: sgd (with momentum), adam or adamw."),
+    amp: bool = typer.Option(False, "--amp", help="With --train: fp16 autocast activations, fp32 master weights."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Also draw the roofline with every layer as a point "
                                        "(.png, .svg or .html; on --device-spec, default cpu; needs matplotlib)."),
 ) -> None:
@@ -67,7 +72,7 @@ def profile(
     report = run_profile(model, scale=scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
                          device_spec=device_spec, depth=depth, real=real,
                          counter=counter.value if counter else None, blocks=blocks or (), fuse=bool(fuse),
-                         attention=attention)
+                         attention=attention, train=train, optimizer=optimizer, amp=amp)
     emit_report(report, fmt, output, depth, columns)
     if plot:
         from archscope.compare.comparison import compare_reports

@@ -288,5 +288,21 @@ def measure(
         source=f"measured by archscope calibrate on {when} (torch {torch.__version__}, {where}): " + "; ".join(details),
         notes="Achieved throughput of torch matmul and tensor copy here, not datasheet peaks."
         + "".join(f" Warning: {w}." for w in warnings),
+        **_host_memory(dev),
     )
     return Calibration(spec, measured, warnings)
+
+
+def _host_memory(dev: str) -> dict:
+    """A calibrated CPU's memory size: this machine's ``MemTotal`` (Linux); nothing elsewhere or for a GPU."""
+    if dev != "cpu":
+        return {}
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return {"memory_bytes": int(line.split()[1]) * 1024,
+                            "memory_source": "MemTotal of /proc/meminfo on the calibrated machine"}
+    except (OSError, ValueError, IndexError):
+        pass
+    return {}

@@ -247,6 +247,20 @@ ATTENTION_DEFAULTS: dict[str, tuple[str, str]] = {
 for _name, (_mode, _why) in ATTENTION_DEFAULTS.items():
     if _name in PRESETS:
         PRESETS[_name] = replace(PRESETS[_name], attention=_mode, attention_source=_why)
+# Memory sizes, as the vendor prints them (decimal GB = 1e9 bytes; the usable part is a little lower: a driver or an
+# OS takes some). Unified-memory parts (Apple M1/M2, Jetson, Raspberry Pi) share it with the CPU and the OS.
+_MEMORY = {
+    "a100": (80e9, "NVIDIA A100 datasheet, A100 80GB SXM column (the preset's part): 80 GB HBM2e"),
+    "h100": (80e9, "NVIDIA H100 datasheet, H100 SXM column: 80 GB HBM3"),
+    "t4": (16e9, "NVIDIA T4 datasheet: 16 GB GDDR6"),
+    "orin-agx": (64e9, "Jetson AGX Orin 64GB module datasheet: 64 GB LPDDR5, shared by CPU and GPU"),
+    "orin-nano": (8e9, "Jetson Orin Nano 8GB module datasheet: 8 GB LPDDR5, shared by CPU and GPU"),
+    "m1": (8e9, "Apple M1 press release: 8 GB unified memory in the base configuration (up to 16 GB)"),
+    "m2": (8e9, "Apple M2 press release: 8 GB unified memory in the base configuration (up to 24 GB)"),
+    "rpi5": (8e9, "Raspberry Pi 5 product brief: 8 GB LPDDR4X variant (2 GB and 4 GB variants exist too)"),
+}
+for _name, (_bytes, _source) in _MEMORY.items():
+    PRESETS[_name] = replace(PRESETS[_name], memory_bytes=int(_bytes), memory_source=_source)
 
 
 def _lookup_key(name: str) -> str:

@@ -24,7 +24,7 @@ from archscope.vocab import ATTENTION_MODES, canonical_dtype
 
 MAX_SPEC_BYTES = 1_000_000
 _SPEC_KEYS = {"name", "peak_flops", "bandwidth", "source", "aliases", "notes", "relative_only", "attention",
-              "attention_source"}
+              "attention_source", "memory", "memory_source"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class DeviceSpec:
     # and why (which kernels, with a source)
     attention: str = "eager"
     attention_source: str = ""
+    memory_bytes: int | None = None  # memory the model may use (a GPU's, a board's unified memory); None: unknown
+    memory_source: str = ""  # where memory_bytes comes from
 
     @property
     def dtypes(self) -> tuple[str, ...]:
@@ -87,6 +89,10 @@ class DeviceSpec:
             d["attention"] = self.attention
         if self.attention_source:
             d["attention_source"] = self.attention_source
+        if self.memory_bytes is not None:
+            d["memory"] = int(self.memory_bytes)
+            if self.memory_source:
+                d["memory_source"] = self.memory_source
         return d
 
 
@@ -236,9 +242,21 @@ def device_from_dict(
                                 f"the device file's 'attention: {attention}'" if "attention" in data else "")
     if not isinstance(attention_source, str):
         raise err("'attention_source' must be a string", "attention_source")
+    memory = None
+    if data.get("memory") is not None:
+        from archscope.util.units import parse_size
+
+        memory = parse_size(data["memory"])
+        if memory is None:
+            raise err(f"'memory' must be a size such as 16GiB, 16GB or 1.6e10 bytes (got {data['memory']!r})",
+                      "memory")
+    memory_source = data.get("memory_source", (f"user spec file {file}" if file else "user spec") if memory else "")
+    if not isinstance(memory_source, str):
+        raise err("'memory_source' must be a string", "memory_source")
     return DeviceSpec(
         name=name.strip(), peak_flops=peaks, bandwidth=bandwidth, source=source, aliases=tuple(aliases),
         notes=notes, relative_only=relative_only, attention=attention, attention_source=attention_source,
+        memory_bytes=memory, memory_source=memory_source,
     )
 
 

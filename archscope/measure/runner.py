@@ -18,7 +18,7 @@ from archscope.build.fuse import DeploySummary, deploy, deployed_copy
 from archscope.errors import ArchscopeError
 from archscope.measure import timing, trust
 from archscope.reports.bench import BatchStats, BenchEnvironment, BenchModel, BenchReport, BenchSettings, LayerTiming
-from archscope.util.memory import MEMORY_HEADROOM, host_available_bytes
+from archscope.util.memory import MEMORY_HEADROOM, host_available_bytes, inference_memory
 from archscope.util.text import one_line
 from archscope.vocab import torch_dtype
 
@@ -148,18 +148,19 @@ def cpu_model() -> str:
 
 @dataclass(frozen=True)
 class MemoryNeed:
+    """What a forward needs, by the one estimate ``profile``'s fit and ``check --max-peak-memory`` use too
+    (:func:`archscope.util.memory.inference_memory`): weights and buffers plus the report's activation peak."""
+
     weights: int
-    activations: int  # peak of live layer outputs (analysis.memory)
-    largest_op: int  # the biggest single operator's inputs + outputs (an attention map lives inside a layer)
+    activations: int  # the report's peak_activation_bytes
 
     @property
     def total(self) -> int:
-        return self.weights + self.activations + self.largest_op
+        return inference_memory(self.weights, self.activations)
 
 
 def memory_need(weight_elements: int, costs) -> MemoryNeed:
-    largest = max((op.bytes_read + op.bytes_written for op in costs.ops), default=0)
-    return MemoryNeed(weight_elements * costs.bytes_per_element, costs.peak_activation_bytes, largest)
+    return MemoryNeed(weight_elements * costs.bytes_per_element, costs.peak_activation_bytes)
 
 
 def check_memory(need: MemoryNeed, available: int | None, *, device: str, batch: int, imgsz, dtype: str) -> None:
@@ -169,9 +170,8 @@ def check_memory(need: MemoryNeed, available: int | None, *, device: str, batch:
     gib = 2**30
     raise ArchscopeError(
         f"batch {batch} at {imgsz[0]}x{imgsz[1]} {dtype} needs about {need.total / gib:.2f} GiB on {device} "
-        f"(weights {need.weights / gib:.2f} + peak activations {need.activations / gib:.2f} + largest operator "
-        f"{need.largest_op / gib:.2f} GiB) but only {available / gib:.2f} GiB is free; "
-        f"use a smaller --batch or --imgsz")
+        f"(weights {need.weights / gib:.2f} + peak activations {need.activations / gib:.2f} GiB, as profile "
+        f"estimates it) but only {available / gib:.2f} GiB is free; use a smaller --batch or --imgsz")
 
 
 # -------------------------------------------------------------------------------------------------------- model

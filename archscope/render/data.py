@@ -77,6 +77,9 @@ def to_markdown(report, *, depth: int = 0) -> str:
     text_columns = ("module", "arguments", "output", "from", "bound")
     lines = [f"**{summary_line(report)}**", "", *md_table(header, rows, [h not in text_columns for h in header])]
     notes = [line for line in (attention_gflops_line(report),) if line] + crosscheck_lines(report)
+    from archscope.render.training import memory_lines
+
+    notes += memory_lines(report)
     notes += [line for line in (uncounted_line(report),) if line]
     notes += finding_lines(report)
     lines += ["", *(f"- {line}" for line in notes)] if notes else []

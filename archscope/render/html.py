@@ -151,7 +151,9 @@ def profile_page(report, *, depth: int = 0) -> str:
     title = f"archscope profile: {m.name}" + (f" (scale {m.scale})" if m.scale else "")
     body = paragraphs([summary_line(report)], "summary")
     lines = [line for line in (attention_gflops_line(report),) if line] + crosscheck_lines(report)
-    body += paragraphs(lines)
+    from archscope.render.training import memory_lines
+
+    body += paragraphs(lines + memory_lines(report))
     body += paragraphs([f"source: {m.path}"], "meta") if getattr(m, "path", None) else []
 
     findings = [(line, "warning") for line in finding_lines(report)]

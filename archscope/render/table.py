@@ -62,6 +62,10 @@ def print_report(report, *, depth: int = 0, console: Console | None = None,
         console.print(Text(gflops))
     for line in crosscheck_lines(report):
         console.print(Text(line))
+    from archscope.render.training import memory_lines
+
+    for line in memory_lines(report):
+        console.print(Text(line))
     uncounted = uncounted_line(report)
     if uncounted:
         console.print(Text(uncounted, style="yellow"))

@@ -17,6 +17,8 @@ _FIGURE = {  # figure -> (label, unit divisor, format)
     "bytes": ("MB moved", 1e6, "{:.4g}"),
     "peak_activation_bytes": ("peak act. MB", 1e6, "{:.4g}"),
     "predicted_ms": ("predicted ms", 1, "{:.4g}"),
+    "peak_memory": ("peak memory MB", 1e6, "{:.4g}"),
+    "train_memory": ("train memory MB", 1e6, "{:.4g}"),
 }
 _VERDICT = {PASS: ("pass", "green"), FAIL: ("FAIL", "bold red"), REFRESH: ("pass, refresh baseline", "yellow")}
 _MD_VERDICT = {PASS: "✅ pass", FAIL: "❌ **FAIL**", REFRESH: "🔄 pass, refresh baseline"}

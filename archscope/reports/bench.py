@@ -111,7 +111,7 @@ class BatchStats:
     bytes: int  # unfused bytes moved by one forward, from the analysis
     achieved_flops_per_s: float  # flops / median
     achieved_bytes_per_s: float  # bytes / median
-    memory_estimate_bytes: int  # weights + peak activations + largest operator, checked before allocating
+    memory_estimate_bytes: int  # weights + peak activations (util.memory.inference_memory), checked before allocating
     predicted_ms: float | None = None  # whole-model roofline time on settings.device_spec
     samples_ms: list[float] = field(default_factory=list)  # every timed run, in order
     layers: list[LayerTiming] | None = None  # with --per-layer

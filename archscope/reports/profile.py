@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from archscope.errors import ArchscopeError
 from archscope.reports.schema import known_fields, require_schema
+from archscope.reports.training import FitReport, TrainingReport
 from archscope.util.show import text_of
 
 if TYPE_CHECKING:
@@ -157,6 +158,8 @@ class ModelReport:
     # the options the report was made with (scale, imgsz, batch, dtype, nc, ch, device_spec), as the user gave them;
     # written by `archscope snapshot` so that `check --baseline` can rebuild the model the same way
     settings: dict[str, Any] | None = None
+    training: TrainingReport | None = None  # profile --train: one training step (reports.training)
+    fit: FitReport | None = None  # a device with a memory size: does it fit, and the largest batch
     schema: str = SCHEMA
 
     @property
@@ -190,6 +193,10 @@ class ModelReport:
             out["crosscheck"] = list(self.crosscheck)
         if self.settings is not None:
             out["settings"] = dict(self.settings)
+        if self.training is not None:
+            out["training"] = self.training.to_dict()
+        if self.fit is not None:
+            out["fit"] = self.fit.to_dict()
         return out
 
     @classmethod
@@ -208,6 +215,8 @@ class ModelReport:
             crosscheck=list(data.get("crosscheck", [])),
             findings=[Finding(**_known(Finding, f)) for f in data.get("findings", [])],
             settings=data.get("settings"),
+            training=TrainingReport.from_dict(data["training"]) if data.get("training") else None,
+            fit=FitReport.from_dict(data["fit"]) if data.get("fit") else None,
         )
 
 

@@ -22,3 +22,9 @@ def host_available_bytes() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def inference_memory(weight_bytes: int, peak_activation_bytes: int) -> int:
+    """The one estimate of what a forward needs (``profile``'s fit, ``check --max-peak-memory``, ``bench``'s
+    refusal): the weights and buffers at the analysed dtype plus the report's ``peak_activation_bytes``."""
+    return int(weight_bytes) + int(peak_activation_bytes)

@@ -43,3 +43,29 @@ def human_bytes(n: int) -> str:
         if n >= size:
             return f"{n / size:.2f} {unit}"
     return f"{n} B"
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+               "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+               "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+
+
+def parse_size(value: object) -> int | None:
+    """A memory size in bytes: ``16GiB`` (2**30), ``16GB`` / ``16G`` (1e9), ``512MiB``, ``1.6e10`` or a plain
+    number; None when ``value`` is not one (negative, zero, not finite, an unknown unit, a bool)."""
+    import re
+
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number, unit = float(value), ""
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*", value.replace("_", ""),
+                             re.IGNORECASE)
+        if not match or match.group(2).lower() not in _SIZE_UNITS:
+            return None
+        number, unit = float(match.group(1)), match.group(2).lower()
+    else:
+        return None
+    size = number * _SIZE_UNITS[unit]
+    return int(size) if math.isfinite(size) and size >= 1 else None
