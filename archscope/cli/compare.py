@@ -9,6 +9,7 @@ import typer
 from archscope.cli.common import Dtype, check_plot, deliver, handles_errors, load_user_blocks, save_plot
 from archscope.cli.options import (
     BlocksOption,
+    BuilderOption,
     DtypeOption,
     FuseOption,
     LegacyDeviceOption,
@@ -53,6 +54,7 @@ def compare(
     bench_device: Optional[str] = typer.Option(None, "--bench-device", hidden=True,
                                                help="The old spelling of --device (deprecated)."),
     blocks: BlocksOption = None,
+    builder: BuilderOption = None,
     fuse: FuseOption = None,
 ) -> None:
     """Models side by side: totals with deltas and ratios against the first, and the layers that differ."""
@@ -81,7 +83,7 @@ def compare(
         comparison = run_compare(models, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
                                  device_spec=device_spec or "cpu", bench=bench, bench_device=torch_device or "auto",
                                  fuse=bool(fuse), threads=threads, warmup=warmup, runs=runs, min_time=min_time,
-                                 progress=progress)
+                                 progress=progress, builder=builder or None)
     from archscope.measure.trust import PREFIX
 
     for line in comparison.notes:
