@@ -297,3 +297,18 @@ def test_ultralytics_fork_path(tmp_path, marker):
     assert report.layers[1].output_shape == [1, 4, 8, 8]
     assert "fork" in marker.read_text()
     assert "ultralytics" not in sys.modules or "fork" not in str(getattr(sys.modules["ultralytics"], "__file__", ""))
+
+
+def test_check_and_bench_take_the_builder(tmp_path, marker):
+    repo = tmp_path / "repo"
+    cfg = _write_repo(repo)
+    ok = runner.invoke(app, ["check", str(cfg), "--builder", f"yolov5:{repo}", "--imgsz", "64",
+                             "--max-params", "3242"])
+    assert ok.exit_code == 0, ok.output
+    over = runner.invoke(app, ["check", str(cfg), "--builder", f"yolov5:{repo}", "--imgsz", "64",
+                               "--max-params", "3241"])
+    assert over.exit_code == 1, over.output
+    timed = runner.invoke(app, ["bench", str(cfg), "--builder", f"yolov5:{repo}", "--imgsz", "64", "--runs", "1",
+                                "--warmup", "0", "--device", "cpu", "-f", "json"])
+    assert timed.exit_code == 0, timed.output
+    assert json.loads(timed.stdout)["model"]["params"] == sum(HAND)
