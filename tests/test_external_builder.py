@@ -312,3 +312,12 @@ def test_check_and_bench_take_the_builder(tmp_path, marker):
                                 "--warmup", "0", "--device", "cpu", "-f", "json"])
     assert timed.exit_code == 0, timed.output
     assert json.loads(timed.stdout)["model"]["params"] == sum(HAND)
+
+
+def test_missing_ultralytics_is_one_line(tmp_path, monkeypatch):
+    cfg = _write_repo(tmp_path / "repo")
+    monkeypatch.setattr("archscope.build.external.their_tree", lambda builder: "")  # as where none is installed
+    result = runner.invoke(app, ["profile", str(cfg), "--builder", "ultralytics"])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("archscope: error: --builder ultralytics: no ultralytics package is installed "
+                                     "(pip install ultralytics, or give --builder ultralytics:/path/to/fork)")
