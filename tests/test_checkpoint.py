@@ -76,6 +76,13 @@ def test_model_key_is_read_as_well(tmp_path):
     assert read_checkpoint(path).yaml["nc"] == 5
 
 
+def test_an_empty_scale_is_the_first_scale_as_ultralytics_reads_it(tmp_path):
+    model = FakeDetectionModel(YAML, 2)
+    model.yaml["scale"] = ""  # guess_model_scale("my-net.yaml") gives "", and Ultralytics then builds scale n
+    path = _save(tmp_path / "my-net.pt", {"model": model})
+    assert [layer.params for layer in archscope.profile(path, imgsz=64).layers] == N_PARAMS
+
+
 class Evil:
     def __init__(self, marker: str):
         self.marker = marker

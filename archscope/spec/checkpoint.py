@@ -286,4 +286,7 @@ def read_checkpoint(path: str) -> Checkpoint:
         train_args = _plain(args, path, "train_args") if isinstance(args, dict) else None
     except CheckpointRefused:
         train_args = None  # training settings that are not plain data are only informative: left out
-    return Checkpoint(path, _plain(yaml, path, "yaml"), train_args, classes)
+    yaml = _plain(yaml, path, "yaml")
+    if yaml.get("scale") == "":  # Ultralytics' guess_model_scale for a name without n/s/m/l/x: the first scale
+        del yaml["scale"]
+    return Checkpoint(path, yaml, train_args, classes)
