@@ -136,7 +136,7 @@ def profile(
         return report
     from archscope.analysis.analyze import analyze
 
-    costs = analyze(built, dtype=dtype, real=real, legacy=module is None)
+    costs = analyze(built, dtype=dtype, real=real)
     add_costs(report, built, costs, depth=depth)
     report.findings = [*report.findings, *find_issues(report)]
     if device is not None:

@@ -37,6 +37,8 @@ class ModuleModel:
         self.layers = nn.ModuleList([root.get_submodule(n) for n in self.names])
         self.layer_sources = [(i - 1,) for i in range(len(self.layers))]  # as a chain, for live memory
         self.inputs = inputs
+        first = next((a for a in inputs[0] if hasattr(a, "numel")), None)
+        self.input_numel = first.numel() if first is not None else None
 
     # the nn.Module surface the analysis and report use: the whole module's parameters, buffers, modules
     def parameters(self, recurse: bool = True) -> Any:
@@ -54,7 +56,11 @@ class ModuleModel:
 
     def run(self, x: Any = None, on_layer: Callable[[int, Any], None] | None = None, wrap: Callable | None = None):
         """The module's own forward on its example inputs (on ``x``'s device); ``on_layer(i, out)`` sees each named
-        layer's output as it finishes."""
+        layer's output as it finishes. An ``x`` of another size is refused (a ValueError): the module runs on its own
+        inputs only, so the analysis's small proxy forward (legacy GFLOPs) falls back to the full size, as it does
+        for a model that fails at the proxy size."""
+        if x is not None and self.input_numel is not None and x.numel() != self.input_numel:
+            raise ValueError("the module runs on its own example inputs only")
         args, kwargs = _inputs_on(self.inputs, getattr(x, "device", None))
         handles = []
         if on_layer is not None:
