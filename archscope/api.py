@@ -82,8 +82,19 @@ def profile(
     train: bool = False,
     optimizer: str = "adamw",
     amp: bool = False,
+    builder: str | None = None,
+    input_size: Any = None,
+    example_inputs: Any = None,
+    layers: Sequence[str] | None = None,
 ) -> ModelReport:
     """Parse, build (on the meta device) and profile a model YAML; return the report.
+
+    ``source`` may also be a trained checkpoint (``best.pt``: the model YAML stored in it is read without running
+    anything from the file, see :mod:`archscope.spec.checkpoint`), any ``nn.Module`` (with ``input_size=(1, 3, 640,
+    640)`` or ``example_inputs=``; ``layers`` names the sub-modules to list, default its children; see
+    :mod:`archscope.build.modules`), or ``"pkg.module:factory"``, a callable returning one. ``builder``
+    (``"ultralytics"``, ``"ultralytics:/fork"``, ``"yolov5:/repo"``, ``"yolov7:/repo"``, ``"yolov9:/repo"``) builds
+    the YAML with that code instead of archscope's blocks (:mod:`archscope.build.external`).
 
     ``source`` is a path (``"m.yaml:s"`` picks scale ``s``, as ``scale="s"``) or an already-loaded dict.
     ``dtype`` sets the bytes per element; ``device_spec`` (a preset name such as ``"a100"`` or a YAML/JSON file)
@@ -101,8 +112,6 @@ def profile(
     """
     from archscope.analysis.findings import find_issues
     from archscope.analysis.to_report import add_costs, add_roofline, make_report
-    from archscope.build.builder import BuildOptions, build_model
-    from archscope.spec.model_spec import load_spec
 
     if dtype not in ANALYSIS_DTYPES:
         raise ArchscopeError(f"--dtype must be one of {', '.join(ANALYSIS_DTYPES)}, got {dtype!r}")
@@ -138,19 +147,18 @@ def profile(
             raise ArchscopeError(f"--counter must be one of {', '.join(COUNTERS)}, got {counter!r}")
         require(counter)  # a missing package is said before the model is built and counted
 
-    source, scale = split_scale(source, scale)
-    if blocks:
-        from archscope.build.plugins import load_blocks
+    module = _module_source(source, input_size, example_inputs, imgsz=imgsz, batch=batch, ch=ch)
+    if module is not None:
+        if real or fuse or counter or builder not in (None, "native"):
+            raise ArchscopeError("an nn.Module is counted on the meta device as it is: --real, --fuse, --counter "
+                                 "and --builder apply to model YAMLs")
+        from archscope.build.modules import build_module
 
-        for item in blocks:
-            load_blocks(item)
-    spec = load_spec(source)
-    options = BuildOptions(scale=scale, nc=nc, ch=ch, imgsz=parse_imgsz(imgsz), batch=batch)
-    built = build_model(spec, options)
-    if fuse:
-        from archscope.build.fuse import deploy_built
-
-        built = deploy_built(built)
+        built = build_module(module[0], input_size=module[1], inputs=module[2], layers=layers,
+                             name=module[3], on_meta=module[4])
+    else:
+        built = _build_yaml(source, scale=scale, nc=nc, ch=ch, imgsz=imgsz, batch=batch, blocks=blocks, fuse=fuse,
+                            builder=builder)
     report = make_report(built, dtype=dtype)
     if not analyse:
         return report
@@ -202,6 +210,68 @@ def _training(built: BuiltModel, optimizer: str, amp: bool) -> Any:
         layers=[LayerTrainingReport(lt.index, lt.saved_bytes, lt.forward_flops, lt.backward_flops,
                                     lt.backward_mac_flops) for lt in t.layers],
         assumptions=assumptions, uncounted_backward_ops=uncounted_list(t.uncounted_backward_ops))
+def _build_yaml(source: Any, *, scale: str | None, nc: int | None, ch: int | None, imgsz: Any, batch: int,
+                blocks: Sequence[str], fuse: bool, builder: str | None) -> BuiltModel:
+    """A model YAML (or a checkpoint's stored YAML) -> BuiltModel, with archscope's blocks or ``builder``'s code."""
+    from archscope.build.builder import BuildOptions, build_model
+    from archscope.build.external import build_external, parse_builder
+    from archscope.spec.checkpoint import is_checkpoint_name, read_checkpoint
+    from archscope.spec.model_spec import load_spec
+
+    chosen = parse_builder(builder)
+    source, scale = split_scale(source, scale)
+    if blocks:
+        from archscope.build.plugins import load_blocks
+
+        for item in blocks:
+            load_blocks(item)
+    checkpoint = isinstance(source, (str, os.PathLike)) and is_checkpoint_name(os.fspath(source))
+    if checkpoint:
+        spec = load_spec(read_checkpoint(os.fspath(source)).yaml, name=os.fspath(source))
+    else:
+        spec = load_spec(source)
+    options = BuildOptions(scale=scale, nc=nc, ch=ch, imgsz=parse_imgsz(imgsz), batch=batch)
+    if not chosen.native:
+        if not isinstance(source, (str, os.PathLike)):
+            raise ArchscopeError(f"--builder {chosen} builds a model file; give its path, not a dict")
+        return build_external(spec, os.fspath(source), options, chosen, fuse=fuse, checkpoint=checkpoint)
+    built = build_model(spec, options)
+    if fuse:
+        from archscope.build.fuse import deploy_built
+
+        built = deploy_built(built)
+    return built
+
+
+def _module_source(source: Any, input_size: Any, inputs: Any, *, imgsz: Any, batch: int, ch: int | None
+                   ) -> tuple[Any, Any, Any, str, bool] | None:
+    """(module, input_size, example inputs, name, already on meta) for an nn.Module or a ``pkg.module:factory``
+    source; None for a model file or dict."""
+    if hasattr(source, "named_children") and callable(getattr(source, "forward", None)):
+        return source, input_size, inputs, type(source).__name__, False
+    if not (isinstance(source, str) and is_factory_name(source)):
+        if input_size is not None or inputs is not None:
+            raise ArchscopeError("input_size and example_inputs are for an nn.Module; a model YAML takes imgsz")
+        return None
+    from archscope.build.modules import call_factory
+
+    if input_size is None and inputs is None:
+        h, w = parse_imgsz(imgsz)
+        input_size = (batch, ch or 3, h, w)
+    return call_factory(source), input_size, inputs, source, True
+
+
+_FILE_SUFFIXES = (".yaml", ".yml", ".json", ".pt", ".pth", ".ckpt")
+
+
+def is_factory_name(text: str) -> bool:
+    """``pkg.module:factory``: a dotted module, one colon, a dotted attribute; not a file that exists, and not
+    ``file.yaml:scale``."""
+    import re
+
+    if os.path.exists(text) or not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", text):
+        return False
+    return not text.partition(":")[0].lower().endswith(_FILE_SUFFIXES)
 
 
 def _crosscheck(built: BuiltModel, counter: str, report: ModelReport, ops: Any = None) -> dict[str, Any]:
@@ -262,6 +332,7 @@ def compare(
     min_time: float | None = None,
     progress: Progress | None = None,
     attention: str | None = None,
+    builder: str | Sequence[str] | None = None,
 ) -> Comparison:
     """Profile (or read) two or more models and put them side by side; the first is the reference.
 
@@ -273,6 +344,8 @@ def compare(
     YAML is profiled (and benched) deployed, as :func:`profile` with ``fuse=True``; a report JSON stays as it was
     made. ``attention``: as :func:`profile`'s. The layers that differ between YAML models are broken down op by op
     (:func:`explain_layers`) into ``comparison.breakdowns``.
+    made. ``builder`` (see :func:`profile`): one for every model, or a list with one per model (``"native"`` for
+    archscope's own blocks), so a fork's model stands beside a native one.
     """
     from archscope.compare.comparison import compare_reports
     from archscope.devices.presets import load_device
@@ -288,25 +361,27 @@ def compare(
     bench_notes: list[str] = []
     timing = {k: v for k, v in {"threads": threads, "warmup": warmup, "runs": runs, "min_time": min_time}.items()
               if v is not None}  # a custom measure without these keywords still works with the defaults
+    builders = _per_model(builder, len(sources))
     if measure is None:
         def measure(source: Source, **options: Any) -> Measurement:
             return bench_measure(source, notes=bench_notes, **options)
-    for item in sources:
+    for item, chosen in zip(sources, builders):
         if isinstance(item, ModelReport):
             reports.append(item)
             names.append(item.model.path)
             measured.append(None)
             continue
         source = item if isinstance(item, Source) else parse_source(item)
+        built_by: dict[str, Any] = {"builder": chosen} if chosen not in (None, "native") else {}
         reports.append(load_source(source, imgsz=imgsz, batch=batch, dtype=dtype, nc=nc, ch=ch,
-                                   device_spec=device_spec, fuse=fuse, attention=attention))
+                                   device_spec=device_spec, fuse=fuse, attention=attention, **built_by))
         names.append(str(source))
         run = bench and not source.is_report
         deployed: dict[str, Any] = {"fuse": True} if fuse else {}  # a custom measure without fuse works unfused
         if run and progress is not None:
             deployed["progress"] = _named_progress(progress, os.path.basename(str(source)))
         measured.append(measure(source, imgsz=imgsz, batch=batch, dtype=dtype, device=bench_device, **timing,
-                                **deployed) if run else None)
+                                **deployed, **built_by) if run else None)
     comparison = compare_reports(reports, device=device, sources=names, measurements=measured)
     comparison.notes += bench_notes
     comparison.breakdowns = _changed_breakdowns(comparison, sources, imgsz=imgsz, batch=batch, dtype=dtype, nc=nc,
@@ -344,6 +419,17 @@ def _changed_breakdowns(comparison: Comparison, sources: Sequence[Any], *, devic
 
 def _layer_reports(comparison: Comparison, index: int) -> list[Any]:
     return [r.layers[index] for r in comparison.reports if index < len(r.layers)]
+def _per_model(builder: str | Sequence[str] | None, count: int) -> list[str | None]:
+    """compare's ``builder``: none, one for all models, or one per model."""
+    if builder is None or isinstance(builder, str):
+        return [builder for _ in range(count)]
+    chosen: list[str | None] = list(builder)
+    if len(chosen) == 1:
+        return chosen * count
+    if len(chosen) != count:
+        raise ArchscopeError(f"--builder given {len(chosen)} times for {count} models: give it once (for every "
+                             f"model) or once per model, in order (native for archscope's own blocks)")
+    return chosen
 
 
 def _named_progress(progress: Progress, name: str) -> Progress:
@@ -352,7 +438,7 @@ def _named_progress(progress: Progress, name: str) -> Progress:
 
 def bench_measure(
     source: Source, *, imgsz: int | str | tuple[int, int], batch: int, dtype: str, device: str, fuse: bool = False,
-    notes: list[str] | None = None, **timing: Any,
+    notes: list[str] | None = None, builder: str | None = None, **timing: Any,
 ) -> Measurement:
     """The default ``measure`` of compare: archscope bench's median forward time, and per layer where it has it.
     ``timing``: bench's threads, warmup, runs, min_time and progress; the run's trust warnings are appended to
@@ -361,7 +447,7 @@ def bench_measure(
     from archscope.measure.trust import is_warning
 
     result = bench(source.path, scale=source.scale, imgsz=imgsz, batch=batch, device=device, dtype=dtype,
-                   per_layer=True, fuse=fuse, **timing)
+                   per_layer=True, fuse=fuse, builder=builder, **timing)
     if notes is not None:
         notes += [f"{source}: {note}" for note in getattr(result, "notes", ()) if is_warning(note)]
     timed = result.batches[0]
@@ -390,15 +476,16 @@ def snapshot(
 
 
 def check(targets: Sequence[CheckTarget], *, blocks: Sequence[str] = (), config: str | None = None,
-          cache: bool = False) -> CheckReport:
+          cache: bool = False, builder: str | None = None) -> CheckReport:
     """Profile every target and run its gates (budgets and/or baseline).
 
     ``blocks`` names user block files or modules to register first. With ``cache=True`` a check whose inputs are
     all unchanged since one that ran to a verdict is answered from :mod:`archscope.check.cache` without importing
     torch (the report then says ``cached``), and a fresh verdict is stored there; ``config`` is the pyproject.toml
-    the targets came from, whose ``[tool.archscope]`` table is part of the key."""
+    the targets came from, whose ``[tool.archscope]`` table is part of the key. ``builder`` builds every target
+    with that code (see :func:`profile`); such a check is never cached (their code may change under it)."""
     key = None
-    if cache:
+    if cache and builder in (None, "native"):
         from archscope.check import cache as verdicts
 
         key = verdicts.cache_key(targets, blocks=blocks, config=config)
@@ -406,13 +493,13 @@ def check(targets: Sequence[CheckTarget], *, blocks: Sequence[str] = (), config:
         if hit is not None:
             hit.cached = True
             return hit
-    outcome = _check(targets, blocks)
+    outcome = _check(targets, blocks, builder)
     if key:
         verdicts.store(key, outcome)
     return outcome
 
 
-def _check(targets: Sequence[CheckTarget], blocks: Sequence[str]) -> CheckReport:
+def _check(targets: Sequence[CheckTarget], blocks: Sequence[str], builder: str | None = None) -> CheckReport:
     from archscope.check.gate import CheckReport, check_baseline, check_budgets
     from archscope.reports.profile import read_report
 
@@ -425,7 +512,7 @@ def _check(targets: Sequence[CheckTarget], blocks: Sequence[str]) -> CheckReport
     for target in targets:
         baseline = read_report(target.baseline) if target.baseline else None
         train = target.budgets.train_memory is not None  # the training step is profiled only when it is gated
-        report = profile(target.path, **rerun_settings(target, baseline), train=train)
+        report = profile(target.path, builder=builder, **rerun_settings(target, baseline), train=train)
         if target.budgets.any:
             outcome.results += check_budgets(report, target.budgets, label=target.label)
         if baseline is not None:
@@ -517,6 +604,7 @@ def bench(
     per_layer: bool = False,
     device_spec: str | None = None,
     progress: Progress | None = None,
+    builder: str | None = None,
 ) -> BenchReport:
     """Time real forward passes of a model YAML (random weights seeded by ``seed``); return a BenchReport.
 
@@ -526,13 +614,10 @@ def bench(
     preset saved by ``archscope calibrate --save-default``, else the generic ``cpu`` preset).
     ``progress(phase, done, total)`` is called as the runs go. ``source`` may be ``"m.yaml:s"``, as in
     :func:`profile`. The report's notes end with the warnings of :mod:`archscope.measure.trust` when the numbers are
-    not to be trusted (wide spread, mean far from median, a loaded machine, a throttled CPU).
+    not to be trusted (wide spread, mean far from median, a loaded machine, a throttled CPU). ``builder``: see
+    :func:`profile` (their model, timed with random weights as any other).
     """
-    from archscope.build.builder import BuildOptions, build_model
     from archscope.measure.runner import BenchOptions, resolve_device, run_bench, target_for
-    from archscope.spec.model_spec import load_spec
-
-    source, scale = split_scale(source, scale)
 
     if dtype not in BENCH_DTYPES:
         raise ArchscopeError(f"--dtype must be one of {', '.join(BENCH_DTYPES)} for timing, got {dtype!r}")
@@ -545,8 +630,8 @@ def bench(
     target = target_for(resolve_device(device))
     roofline_device, origin, notes = _roofline_device(device_spec, dtype)
 
-    spec = load_spec(source)
-    built = build_model(spec, BuildOptions(scale=scale, nc=nc, ch=ch, imgsz=hw, batch=batches[0]))
+    built = _build_yaml(source, scale=scale, nc=nc, ch=ch, imgsz=hw, batch=batches[0], blocks=(), fuse=False,
+                        builder=builder)
     options = BenchOptions(batches=batches, device=device, dtype=dtype, channels_last=channels_last, fuse=fuse,
                            compile=compile, threads=threads, warmup=warmup, runs=at_least_runs,
                            min_time=at_least_seconds, seed=seed, per_layer=per_layer)

@@ -126,9 +126,12 @@ def test_directory(tmp_path):
 
 
 def test_binary_file(tmp_path):
-    path = tmp_path / "weights.pt"
+    path = tmp_path / "weights.bin"
     path.write_bytes(b"PK\x03\x04\x00\x00binary")
     assert_input_error(["profile", str(path)], "binary file")
+    checkpoint = tmp_path / "weights.pt"  # a .pt is read as a trained checkpoint (archscope.spec.checkpoint)
+    checkpoint.write_bytes(b"PK\x03\x04\x00\x00binary")
+    assert_input_error(["profile", str(checkpoint)], "not a checkpoint")
 
 
 def test_yaml_that_is_not_a_mapping(tmp_path):

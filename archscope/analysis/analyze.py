@@ -96,7 +96,7 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
                 totals.add(op)
 
     input_bytes = batch * built.ch * h * w * bpe
-    sources = [tuple(layer.f) for layer in model.layers]
+    sources = getattr(model, "layer_sources", None) or [tuple(layer.f) for layer in model.layers]  # f: ArchModel
     out_bytes = [output_elems.get(i, 0) * bpe for i in range(n)]
     live_out = live_bytes(out_bytes, sources, input_bytes)
     area = None if proxy is None else (h / proxy) * (w / proxy)

@@ -10,6 +10,7 @@ from archscope.cli.common import deliver, handles_errors, load_user_blocks
 from archscope.cli.options import (
     TORCH_DEVICES,
     BlocksOption,
+    BuilderOption,
     ChannelsOption,
     ClassesOption,
     ColumnsOption,
@@ -19,6 +20,7 @@ from archscope.cli.options import (
     RunsOption,
     ThreadsOption,
     WarmupOption,
+    one_builder,
 )
 
 
@@ -51,6 +53,7 @@ def bench(
     fmt: FormatOption = None,
     output: OutputOption = None,
     blocks: BlocksOption = None,
+    builder: BuilderOption = None,
     columns: ColumnsOption = None,
 ) -> None:
     """Time real forward passes (random seeded weights): median, mean, p10/p90, std, throughput, achieved FLOP/s.
@@ -72,7 +75,7 @@ def bench(
         report = run_bench(model, scale=scale, nc=nc, ch=ch, imgsz=imgsz, batch=batch, device=device, dtype=dtype,
                            channels_last=channels_last, fuse=fuse, compile=compile_, threads=threads,
                            warmup=warmup, runs=runs, min_time=min_time, seed=seed, per_layer=per_layer,
-                           device_spec=device_spec, progress=progress)
+                           device_spec=device_spec, progress=progress, builder=one_builder(builder))
     from archscope.measure.trust import is_warning
 
     for note in report.notes:

@@ -11,6 +11,7 @@ from archscope.cli.common import Dtype, handles_errors
 from archscope.cli.options import (
     AttentionOption,
     BlocksOption,
+    BuilderOption,
     CheckFormat,
     CheckFormatOption,
     ColumnsOption,
@@ -19,6 +20,7 @@ from archscope.cli.options import (
     LegacyDeviceOption,
     NoCacheOption,
     format_value,
+    one_builder,
     split_device,
 )
 from archscope.errors import ArchscopeError
@@ -55,6 +57,7 @@ def check(
     device: LegacyDeviceOption = None,
     fmt: CheckFormatOption = None,
     blocks: BlocksOption = None,
+    builder: BuilderOption = None,
     fuse: FuseOption = None,
     no_cache: NoCacheOption = False,
     columns: ColumnsOption = None,
@@ -77,8 +80,10 @@ def check(
                               device_spec=device_spec, fuse=fuse, attention=attention)
     discovered = not (budgets.any or baseline) and config is None
     config_file = None if budgets.any or baseline else (config or find_pyproject())  # where the targets came from
-    outcome = run_check(targets, blocks=blocks or (), config=config_file, cache=not no_cache)
-    if not no_cache and not columns:  # the pre-typer replay shows the default columns only
+    code = one_builder(builder)
+    outcome = run_check(targets, blocks=blocks or (), config=config_file, cache=not no_cache, builder=code)
+    # the pre-typer replay shows the default columns only; a check built by their code is never replayed
+    if not no_cache and not columns and code in (None, "native"):
         _index_command_line(targets, blocks or (), config_file, discovered, chosen)
     from archscope.cli.fastpath import show_verdict
 

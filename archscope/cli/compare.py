@@ -10,6 +10,7 @@ from archscope.cli.common import Dtype, check_plot, deliver, handles_errors, loa
 from archscope.cli.options import (
     AttentionOption,
     BlocksOption,
+    BuilderOption,
     DtypeOption,
     FuseOption,
     LegacyDeviceOption,
@@ -54,6 +55,7 @@ def compare(
     bench_device: Optional[str] = typer.Option(None, "--bench-device", hidden=True,
                                                help="The old spelling of --device (deprecated)."),
     blocks: BlocksOption = None,
+    builder: BuilderOption = None,
     fuse: FuseOption = None,
     attention: AttentionOption = None,
 ) -> None:
@@ -83,7 +85,7 @@ def compare(
         comparison = run_compare(models, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
                                  device_spec=device_spec or "cpu", bench=bench, bench_device=torch_device or "auto",
                                  fuse=bool(fuse), threads=threads, warmup=warmup, runs=runs, min_time=min_time,
-                                 progress=progress, attention=attention)
+                                 progress=progress, attention=attention, builder=builder or None)
     from archscope.measure.trust import PREFIX
 
     for line in comparison.notes:

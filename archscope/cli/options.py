@@ -26,6 +26,11 @@ AttentionOption = Annotated[Optional[str], typer.Option(
     "--attention", metavar="eager|fused", help="How the roofline runs attention: eager (score matrices written and "
     "read back, as explicit matmul + softmax run) or fused (flash-style: only Q, K, V and the output move). "
     "Default: the device's usual runtime (see 'archscope devices').")]
+BuilderOption = Annotated[Optional[list[str]], typer.Option(
+    "--builder", metavar="<code>", help="Build the YAML with your own code instead of archscope's blocks: "
+    "ultralytics (the installed package or a fork on PYTHONPATH), ultralytics:PATH (a fork's folder), yolov5:PATH, "
+    "yolov7:PATH or yolov9:PATH (that repository's models/yolo.py); native is archscope's. This runs that code. "
+    "compare: once for every model, or once per model in order.")]
 OutputOption = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the report to this file.")]
 
 
@@ -81,6 +86,18 @@ def is_torch_device(text: str) -> bool:
     """``cpu``, ``cuda``, ``cuda:1``, ``mps``, ``auto``: a torch device to time on (a preset named ``cpu`` too is
     reached as ``--device-spec cpu``)."""
     return _TORCH_DEVICE.fullmatch(text.strip()) is not None
+
+
+def one_builder(values: Optional[list[str]]) -> Optional[str]:
+    """The one ``--builder`` of a command that builds one model (given twice: an error)."""
+    if not values:
+        return None
+    if len(set(values)) > 1:
+        from archscope.errors import ArchscopeError
+
+        raise ArchscopeError(f"--builder given {len(values)} times ({', '.join(values)}); this command builds one "
+                             f"model: give it once")
+    return values[0]
 
 
 def note(message: str) -> None:

@@ -10,6 +10,7 @@ from archscope.cli.common import Counter, Dtype, check_plot, emit_report, handle
 from archscope.cli.options import (
     AttentionOption,
     BlocksOption,
+    BuilderOption,
     ChannelsOption,
     ClassesOption,
     ColumnsOption,
@@ -19,6 +20,7 @@ from archscope.cli.options import (
     FuseOption,
     LegacyDeviceOption,
     OutputOption,
+    one_builder,
     split_device,
 )
 
@@ -26,7 +28,8 @@ from archscope.cli.options import (
 @handles_errors
 def profile(
     model: str = typer.Argument(..., help="Model YAML (Ultralytics package or YOLOv5 repository dialect); "
-                                "file.yaml:s picks scale s."),
+                                "file.yaml:s picks scale s; a trained checkpoint (best.pt, its stored YAML); or "
+                                "pkg.module:factory, a callable returning an nn.Module."),
     scale: Optional[str] = typer.Option(None, "--scale", "-s", help="Scale to build (default: the YAML's "
                                         "'scale' key, else its first scale)."),
     imgsz: str = typer.Option("640", "--imgsz", help="Input size: 640 or HxW such as 640x384."),
@@ -44,6 +47,9 @@ def profile(
     counter: Optional[Counter] = typer.Option(None, "--counter", help="Also report this tool's totals "
                                               "(optional extra: pip install 'archscope-yolo[fvcore]')."),
     blocks: BlocksOption = None,
+    builder: BuilderOption = None,
+    input_size: Optional[str] = typer.Option(None, "--input-size", help="For pkg.module:factory: the input shape, "
+                                             "such as 1,3,224,224 (default: batch, ch, --imgsz)."),
     fuse: FuseOption = None,
     columns: ColumnsOption = None,
     attention: AttentionOption = None,
@@ -72,7 +78,8 @@ def profile(
     report = run_profile(model, scale=scale, imgsz=imgsz, batch=batch, nc=nc, ch=ch, dtype=dtype.value,
                          device_spec=device_spec, depth=depth, real=real,
                          counter=counter.value if counter else None, blocks=blocks or (), fuse=bool(fuse),
-                         attention=attention, train=train, optimizer=optimizer, amp=amp)
+                         attention=attention, train=train, optimizer=optimizer, amp=amp,
+                         builder=one_builder(builder), input_size=input_size)
     emit_report(report, fmt, output, depth, columns)
     if plot:
         from archscope.compare.comparison import compare_reports
