@@ -132,7 +132,7 @@ def test_calibrate_save_default_writes_where_bench_reads(tmp_path, monkeypatch):
     monkeypatch.setenv("ARCHSCOPE_DEVICE_FILE", str(target))
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["calibrate", "--save-default", "--seconds", "0.3", "--dtypes", "fp32",
-                                 "--name", "this-box"])
+                                 "--name", "this-box", "--class-seconds", "0.5", "--threads", "1"])
     assert result.exit_code == 0, result.output
     assert target.is_file() and not (tmp_path / "device.yaml").exists()
     code, out, _ = bench(SAMPLE, *QUICK, "--per-layer", "-f", "json")

@@ -22,6 +22,7 @@ class OpRecord:
     out_shape: tuple[int, ...] = ()  # recorded only for bmm/baddbmm, whose output may be an attention score matrix
     # both operands are activations (bmm, SDPA: costs.ACTIVATION_MATMULS), as the counting mode marks it
     activation_product: bool = False
+    op_class: str = ""  # vocab.OP_CLASSES key (analysis.costs.op_class; "" = none): whose calibrated figures apply
 
     @property
     def flops(self) -> int:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from archscope.cli.common import handles_errors
-from archscope.cli.options import ColumnsOption, DevicesFormatOption, format_value
+from archscope.cli.options import ColumnsOption, DevicesFormatOption, ThreadsOption, format_value
 from archscope.errors import ArchscopeError
 
 
@@ -106,8 +106,13 @@ def calibrate(
     name: Optional[str] = typer.Option(None, "--name", help="Name of the preset (default: this machine)."),
     repeats: int = typer.Option(3, "--repeats", help="Measure each figure this many times: the preset keeps the "
                                 "median, and a warning says when the repeats disagree by more than 20%."),
+    class_seconds: float = typer.Option(20.0, "--class-seconds", help="More seconds to measure each kind of op "
+                                        "(conv, depthwise, matmul, norms, elementwise, pooling, resize, copy) at "
+                                        "several sizes, for a roofline per op class; 0 skips it."),
+    threads: ThreadsOption = None,
 ) -> None:
-    """Measure this machine's matmul FLOP/s per dtype and streaming bandwidth; save them as a device preset."""
+    """Measure this machine's matmul FLOP/s per dtype, streaming bandwidth and each op class's throughput; save
+    them as a device preset."""
     from archscope.devices.calibrate import measure
     from archscope.devices.spec import default_device_file, save_device
     from archscope.util.files import check_writable
@@ -123,13 +128,19 @@ def calibrate(
         targets.append(str(default))
     for target in targets:
         check_writable(target)
+    if class_seconds < 0:
+        raise ArchscopeError(f"--class-seconds must be 0 or more, got {class_seconds:g}")
     result = measure(device, dtypes=[d.strip() for d in dtypes.split(",") if d.strip()], seconds=seconds, name=name,
-                     repeats=repeats)
+                     repeats=repeats, class_seconds=class_seconds, threads=threads)
     spec = result.spec
     for target in targets:
         save_device(spec, target)
     peaks = ", ".join(f"{d} {v / 1e9:.1f} GFLOP/s" for d, v in spec.peak_flops.items())
     typer.echo(f"{spec.name}: {peaks}, bandwidth {spec.bandwidth / 1e9:.1f} GB/s -> {', '.join(targets)}")
+    for dtype, table in spec.op_classes.items():
+        typer.echo(f"op classes ({dtype}): " + ", ".join(f"{c} {r.flops_per_s / 1e9:.3g} GFLOP/s | "
+                                                          f"{r.bytes_per_s / 1e9:.3g} GB/s | "
+                                                          f"{r.overhead_s * 1e6:.3g} us" for c, r in table.items()))
     if repeats > 1:
         spreads = ", ".join(f"{key} {result.spread(key):.0%}" for key in result.repeats)
         typer.echo(f"medians of {repeats} repeats; spread (max - min) / median: {spreads}")
