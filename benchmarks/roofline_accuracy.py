@@ -15,7 +15,10 @@
     .venv/bin/python benchmarks/roofline_accuracy.py                       # calibrate (~35 s), then 7 models at 640
     .venv/bin/python benchmarks/roofline_accuracy.py --device-file dev.yaml --imgsz 320 --json out.json
 
-On a shared machine the load average printed beside the figures matters: read them with it.
+On a shared machine the load average printed beside the figures matters: read them with it. So does the CPU share
+(this process's CPU time / wall time during each bench; 1.0 with one thread on a quiet machine): at 0.5 the measured
+times include as much waiting for the CPU as running. ``--clock cpu`` times calibration and bench alike in this
+thread's CPU time instead, which waiting does not count: a diagnostic of the model, not the target.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,7 +96,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--class-seconds", type=float, default=30.0)
     parser.add_argument("--worst", type=int, default=3, help="list this many worst layers per model")
     parser.add_argument("--json", help="also write every figure here")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall: what bench measures (the target). cpu: this thread's CPU time, for calibration "
+                             "and bench alike (a diagnostic: what a machine nobody else loads would show; needs "
+                             "--threads 1)")
     args = parser.parse_args(argv)
+    clock = time.perf_counter
+    if args.clock == "cpu":
+        if args.threads != 1:
+            parser.error("--clock cpu needs --threads 1 (thread CPU time misses other threads' work)")
+        clock = time.thread_time
+        from archscope.measure import runner, timing
+
+        wall_target = runner.target_for
+
+        def cpu_target(device: str):
+            target = wall_target(device)
+            return dataclasses.replace(target, stopwatch=timing.SyncStopwatch(lambda: None, clock=time.thread_time))
+
+        runner.target_for = cpu_target
 
     import archscope
     from archscope.devices.calibrate import measure
@@ -103,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         path = args.device_file
     else:
         result = measure("cpu", dtypes=("fp32",), seconds=3.0, class_seconds=args.class_seconds,
-                         threads=args.threads, name="calibrated-cpu")
+                         threads=args.threads, name="calibrated-cpu", clock=clock)
         path = args.save_device or os.path.join(tempfile.mkdtemp(), "device.yaml")
         save_device(result.spec, path)
         print(f"calibrated -> {path}")
@@ -115,33 +137,35 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, out = [], []
     for model in args.models or default_models():
+        wall0, cpu0 = time.perf_counter(), time.process_time()
         report = archscope.bench(model, imgsz=args.imgsz, device="cpu", threads=args.threads, per_layer=True,
                                  device_spec=path, runs=args.runs)
+        share = (time.process_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
         stats = report.batches[0]
         calibrated = stats.prediction_error
         plain = one_peak_errors(report, model, device, args.imgsz)
         name = Path(model.split(":")[0]).stem + (f":{model.split(':')[1]}" if ":" in model else "")
         worst = sorted(stats.layers, key=lambda r: -abs(math.log(r.predicted_ms / r.median_ms))
                        if r.predicted_ms and r.median_ms else 0)[: args.worst]
-        rows.append((name, stats, calibrated, plain, worst, load()))
+        rows.append((name, stats, calibrated, plain, worst, load(), share))
         out.append({"model": model, "imgsz": args.imgsz, "measured_ms": stats.median_ms,
                     "predicted_ms": stats.predicted_ms, "calibrated": dataclasses.asdict(calibrated),
-                    "one_peak": dataclasses.asdict(plain), "load": rows[-1][-1],
+                    "one_peak": dataclasses.asdict(plain), "load": rows[-1][5], "cpu_share": share,
                     "layers": [{"index": r.index, "module": r.module, "measured_ms": r.median_ms,
                                 "predicted_ms": r.predicted_ms} for r in stats.layers]})
-        print(f"  {name}: done (load {rows[-1][-1]:.2f})", file=sys.stderr)
+        print(f"  {name}: done (load {rows[-1][5]:.2f}, CPU share {share:.2f})", file=sys.stderr)
 
-    print(f"\nimgsz {args.imgsz}, {args.threads} thread(s), fp32, batch 1; device file {path}")
+    print(f"\nimgsz {args.imgsz}, {args.threads} thread(s), fp32, batch 1, {args.clock} clock; device file {path}")
     print("| model | layers | measured ms | predicted ms | median factor | rank corr. | whole pred/meas | target "
-          "| one-peak: median factor | rank corr. | whole | load |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
-    for name, stats, cal, plain, _, ld in rows:
+          "| one-peak: median factor | rank corr. | whole | load | CPU share |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, stats, cal, plain, _, ld, share in rows:
         print(f"| {name} | {cal.layers} | {stats.median_ms:.1f} | {stats.predicted_ms:.1f} | {cal.median_factor:.2f} "
               f"| {cal.rank_correlation:.3f} | {cal.whole_model_ratio:.2f} | {verdict(cal)} "
               f"| {plain.median_factor:.2f} | {plain.rank_correlation:.3f} | {plain.whole_model_ratio:.2f} "
-              f"| {ld:.1f} |")
+              f"| {ld:.1f} | {share:.2f} |")
     print("\nworst layers (measured / predicted ms):")
-    for name, _, _, _, worst, _ in rows:
+    for name, _, _, _, worst, _, _ in rows:
         print(f"  {name}: " + "; ".join(f"{r.index} {r.module} {r.median_ms:.3g} / {r.predicted_ms:.3g}"
                                        for r in worst))
     if args.json:
