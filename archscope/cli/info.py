@@ -138,9 +138,14 @@ def calibrate(
     peaks = ", ".join(f"{d} {v / 1e9:.1f} GFLOP/s" for d, v in spec.peak_flops.items())
     typer.echo(f"{spec.name}: {peaks}, bandwidth {spec.bandwidth / 1e9:.1f} GB/s -> {', '.join(targets)}")
     for dtype, table in spec.op_classes.items():
-        typer.echo(f"op classes ({dtype}): " + ", ".join(f"{c} {r.flops_per_s / 1e9:.3g} GFLOP/s | "
-                                                          f"{r.bytes_per_s / 1e9:.3g} GB/s | "
-                                                          f"{r.overhead_s * 1e6:.3g} us" for c, r in table.items()))
+        typer.echo(f"op classes ({dtype}), the median of the rates measured at each size (* drives the class):")
+        for c, r in table.items():
+            rates = sorted(rate for _, rate in r.by_size)
+            mid = rates[len(rates) // 2] if rates else (r.flops_per_s if r.driver == "flops" else r.bytes_per_s)
+            flops, nbytes = (mid, r.bytes_per_s) if r.driver == "flops" else (r.flops_per_s, mid)
+            mark = ("*", " ") if r.driver == "flops" else (" ", "*")
+            typer.echo(f"  {c:<15} {flops / 1e9:8.3g} GFLOP/s{mark[0]} {nbytes / 1e9:7.3g} GB/s{mark[1]} "
+                       f"+{r.overhead_s * 1e6:6.3g} us a call")
     if repeats > 1:
         spreads = ", ".join(f"{key} {result.spread(key):.0%}" for key in result.repeats)
         typer.echo(f"medians of {repeats} repeats; spread (max - min) / median: {spreads}")
