@@ -21,8 +21,9 @@ at ``F`` FLOPs and ``B`` bytes (unfused: every input and output once) takes
 * ``overhead_c`` is the intercept of a straight line ``t = overhead + quantity / rate`` through the class's points,
   fitted by least squares on the relative error (:func:`fit_line`; never negative): the per-call cost that makes
   tiny ops slower than their size says.
-* Each case's time is the median of its timed trials (not the best, as for the peaks): ``bench`` reports medians,
-  and on a shared machine the best trial is a moment the timed model seldom gets.
+* Each case's time is the median of its timed trials (not the best, as for the peaks), under
+  ``torch.inference_mode()``: ``bench`` reports medians of forwards run that way, and on a shared machine the best
+  trial is a moment the timed model seldom gets.
 
 The figures hold for the thread count they were measured with (``threads``; ``bench --threads``) and at fp32.
 """
@@ -331,8 +332,9 @@ def measure(
 
     op_classes: dict[str, Any] = {}
     if class_seconds > 0:
-        found = measure_classes(class_cases(classes), class_seconds, device=dev, synchronize=sync, clock=clock,
-                                trials=trials, repeats=repeats)
+        with torch.inference_mode():  # as bench runs its forwards
+            found = measure_classes(class_cases(classes), class_seconds, device=dev, synchronize=sync, clock=clock,
+                                    trials=trials, repeats=repeats)
         peak32 = peaks.get("fp32") or next(iter(peaks.values()))
         op_classes["fp32"] = class_rates(found.fits.values(), peak32, bandwidth)
         details.append("op classes (fp32, batch 1; seconds = overhead + quantity / rate, fitted over sizes): "
@@ -538,7 +540,9 @@ def _elementwise_cases() -> list[ClassCase]:
 
 
 def _pool_cases() -> list[ClassCase]:
-    def pool(c: int, hw: int, k: int, stride: int) -> ClassCase:
+    # A max-pool's speed depends on its data (on CPU, an input that was pooled already, with its runs of equal
+    # maxima, pools about twice as fast as noise): SPP/SPPF chain three k5 pools, so the k5 cases come both ways.
+    def pool(c: int, hw: int, k: int, stride: int, pooled: bool = False) -> ClassCase:
         pad = k // 2 if stride == 1 else 0
         ho = (hw + 2 * pad - k) // stride + 1
 
@@ -546,13 +550,16 @@ def _pool_cases() -> list[ClassCase]:
             import torch
 
             x = torch.randn(1, c, hw, hw, device=dev)
+            if pooled:
+                x = torch.nn.functional.max_pool2d(x, k, stride, pad)
             return lambda: torch.nn.functional.max_pool2d(x, k, stride, pad)
 
-        return ClassCase("pooling", f"max_pool k{k} s{stride} {c} {hw}x{hw}", k * k * c * ho * ho,
-                         4 * (c * hw * hw + c * ho * ho), make)
+        return ClassCase("pooling", f"max_pool k{k} s{stride} {c} {hw}x{hw}{' (pooled input)' if pooled else ''}",
+                         k * k * c * ho * ho, 4 * (c * hw * hw + c * ho * ho), make)
 
-    return [pool(64, 20, 5, 1), pool(128, 20, 5, 1), pool(64, 40, 5, 1), pool(32, 80, 5, 1), pool(32, 80, 2, 2),
-            pool(16, 160, 2, 2), pool(256, 10, 5, 1)]
+    k5 = [(64, 20), (128, 20), (64, 40), (32, 80), (256, 10)]
+    return [*(pool(c, hw, 5, 1) for c, hw in k5), *(pool(c, hw, 5, 1, pooled=True) for c, hw in k5),
+            pool(32, 80, 2, 2), pool(16, 160, 2, 2)]
 
 
 def _resize_cases() -> list[ClassCase]:
