@@ -98,3 +98,19 @@ ACTIVATIONS = ("ReLU", "ReLU6", "SiLU", "GELU", "LeakyReLU", "Hardswish", "Hards
 #: The short names blocks take for them (EMO's ``act_layer`` spellings).
 ACTIVATION_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "silu": "SiLU", "gelu": "GELU", "sigmoid": "Sigmoid",
                     "hard_swish": "Hardswish", "none": "Identity"}
+
+# ----------------------------------------------------------------------------------------------------- op classes
+#: The kinds of operator whose achieved throughput differs on real hardware, as ``archscope calibrate`` measures
+#: them and a device file's ``op_classes`` table holds them. ``analysis.costs`` names each ATen operator's class (its
+#: one mapping); the counting engine writes it on every ``OpRecord`` (``op_class``); the roofline reads the class
+#: figures from the device. An operator of no class ("") uses the device's one peak and bandwidth.
+OP_CLASSES: dict[str, str] = {
+    "conv": "dense and grouped convolution",
+    "depthwise_conv": "depthwise convolution (one input channel per group)",
+    "matmul": "mm, addmm, bmm and the attention kernels",
+    "softmax_norm": "softmax, batch/layer/group norm, reductions",
+    "elementwise": "activations and arithmetic, one output element at a time",
+    "pooling": "max and average pooling",
+    "resize": "upsampling and interpolation",
+    "copy": "cat, clone, copy, pad and other data movement",
+}

@@ -132,12 +132,15 @@ def test_calibrate_save_default_writes_where_bench_reads(tmp_path, monkeypatch):
     monkeypatch.setenv("ARCHSCOPE_DEVICE_FILE", str(target))
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["calibrate", "--save-default", "--seconds", "0.3", "--dtypes", "fp32",
-                                 "--name", "this-box"])
+                                 "--name", "this-box", "--class-seconds", "0.5", "--threads", "1"])
     assert result.exit_code == 0, result.output
     assert target.is_file() and not (tmp_path / "device.yaml").exists()
+    assert "op classes (fp32)" in result.output and "op_classes:" in target.read_text()
     code, out, _ = bench(SAMPLE, *QUICK, "--per-layer", "-f", "json")
     settings = json.loads(out)["settings"]
     assert settings["device_spec"] == "this-box" and settings["device_spec_origin"] == f"saved default ({target})"
+    error = json.loads(out)["batches"][0]["prediction_error"]  # the calibrated prediction against the measurement
+    assert error["layers"] > 0 and error["median_factor"] >= 1.0 and -1.0 <= error["rank_correlation"] <= 1.0
 
 
 def test_bench_help_lists_the_options_without_importing_torch():

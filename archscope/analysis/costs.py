@@ -44,6 +44,8 @@ from typing import Any
 import torch
 from torch._ops import OpOverload, OpOverloadPacket
 
+from archscope.vocab import OP_CLASSES
+
 aten = torch.ops.aten
 
 # --------------------------------------------------------------------------------------------- the table
@@ -145,6 +147,7 @@ class OpCost:
     op: OpOverloadPacket
     kind: str
     formula: Formula
+    op_class: str = ""  # vocab.OP_CLASSES key ("" = none): which calibrated throughput the roofline uses
 
 
 _REGISTRY: dict[OpOverloadPacket, OpCost] = {}
@@ -179,9 +182,11 @@ def _packets(names: Iterable[str]) -> frozenset[OpOverloadPacket]:
     return frozenset(_aten(name) for name in names)
 
 
-def _add(ops: Iterable[Any], kind: str, formula: Formula, *, replace: bool) -> None:
+def _add(ops: Iterable[Any], kind: str, formula: Formula, *, replace: bool, op_class: str = "") -> None:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if op_class and op_class not in OP_CLASSES:
+        raise ValueError(f"op_class must be one of {', '.join(OP_CLASSES)} (or empty), not {op_class!r}")
     if not callable(formula):
         raise TypeError(f"the formula must be callable, not {formula!r}")
     packets = [as_packet(op) for op in ops]
@@ -189,34 +194,37 @@ def _add(ops: Iterable[Any], kind: str, formula: Formula, *, replace: bool) -> N
         if packet in _REGISTRY and not replace:
             raise ValueError(f"{packet} already has an op cost; pass replace=True to override it")
     for packet in packets:
-        _REGISTRY[packet] = OpCost(packet, kind, formula)
+        _REGISTRY[packet] = OpCost(packet, kind, formula, op_class)
 
 
-def op_cost(*ops: Any, kind: str, replace: bool = False) -> Callable[[Formula], Formula]:
+def op_cost(*ops: Any, kind: str, op_class: str = "", replace: bool = False) -> Callable[[Formula], Formula]:
     """Decorator: ``formula`` gives the ``(mac_flops, other_flops)`` of one call of each of ``ops``.
 
-    ``@op_cost(aten.convolution, aten._convolution, kind="mac")``. An op registered twice raises, unless
-    ``replace=True``.
+    ``@op_cost(aten.convolution, aten._convolution, kind="mac", op_class="conv")``. ``op_class`` (a key of
+    :data:`archscope.vocab.OP_CLASSES`) says whose calibrated throughput the roofline uses for these ops. An op
+    registered twice raises, unless ``replace=True``.
     """
 
     def register(formula: Formula) -> Formula:
-        _add(ops, kind, formula, replace=replace)
+        _add(ops, kind, formula, replace=replace, op_class=op_class)
         return formula
 
     return register
 
 
 def register_op_cost(op: Any, formula: Callable[[tuple, dict, list], Any], *, kind: str = "other",
-                     replace: bool = False) -> None:
+                     replace: bool = False, op_class: str = "") -> None:
     """Count ``op`` (an operator packet, e.g. ``torch.ops.mylib.myop``) with ``formula`` from now on.
 
     ``formula(args, kwargs, outs)`` sees the call's arguments and its list of output tensors (on ``meta``: read
     ``.shape``), and returns the call's FLOPs: an int, counted as ``kind`` ("other" or "mac", i.e. multiply-adds
     x 2), or a ``(mac_flops, other_flops)`` pair. A formula returning 0 marks an op as known to compute nothing.
     An op that already has a cost (archscope's own included) raises unless ``replace=True``;
-    :func:`unregister_op_cost` takes a registration back.
+    :func:`unregister_op_cost` takes a registration back. ``op_class`` (a key of ``archscope.vocab.OP_CLASSES``)
+    lets a calibrated roofline time the op with that class's figures; without one it uses the device's one peak
+    and bandwidth.
     """
-    _add([op], kind, _as_pair(formula, kind), replace=replace)
+    _add([op], kind, _as_pair(formula, kind), replace=replace, op_class=op_class)
 
 
 def unregister_op_cost(op: Any) -> None:
@@ -282,7 +290,8 @@ def conv_mac(x_shape, w_shape, out_shape, transposed: bool) -> int:
     return 2 * x_shape[0] * prod(spatial) * prod(w_shape)
 
 
-@op_cost(aten.convolution, aten._convolution, aten.convolution_overrideable, aten.mkldnn_convolution, kind="mac")
+@op_cost(aten.convolution, aten._convolution, aten.convolution_overrideable, aten.mkldnn_convolution, kind="mac",
+         op_class="conv")
 def _convolution(args, kwargs, outs):
     x, w = args[0], args[1]
     bias = _arg(args, kwargs, 2, "bias")
@@ -292,58 +301,58 @@ def _convolution(args, kwargs, outs):
     return mac, (_numel(out) if bias is not None else 0)
 
 
-@op_cost(aten.cudnn_convolution, kind="mac")
+@op_cost(aten.cudnn_convolution, kind="mac", op_class="conv")
 def _cudnn_convolution(args, kwargs, outs):  # cudnn_convolution(self, weight, padding, ...): no bias
     return conv_mac(list(args[0].shape), list(args[1].shape), list(outs[0].shape), False), 0
 
 
-@op_cost(aten._slow_conv2d_forward, kind="mac")
+@op_cost(aten._slow_conv2d_forward, kind="mac", op_class="conv")
 def _slow_conv(args, kwargs, outs):  # _slow_conv2d_forward(self, weight, kernel_size, bias, stride, padding)
     out = outs[0]
     return conv_mac(list(args[0].shape), list(args[1].shape), list(out.shape), False), \
         (_numel(out) if _arg(args, kwargs, 3, "bias") is not None else 0)
 
 
-@op_cost(aten.mm, aten._scaled_mm, kind="mac")
+@op_cost(aten.mm, aten._scaled_mm, kind="mac", op_class="matmul")
 def _mm(args, kwargs, outs):
     a, b = args[0], args[1]
     m, k = a.shape
     return 2 * m * k * b.shape[1], 0
 
 
-@op_cost(aten.addmm, kind="mac")
+@op_cost(aten.addmm, kind="mac", op_class="matmul")
 def _addmm(args, kwargs, outs):
     a, b = args[1], args[2]
     m, k = a.shape
     return 2 * m * k * b.shape[1], _numel(outs[0])
 
 
-@op_cost(aten.bmm, kind="mac")
+@op_cost(aten.bmm, kind="mac", op_class="matmul")
 def _bmm(args, kwargs, outs):
     a, b = args[0], args[1]
     bs, m, k = a.shape
     return 2 * bs * m * k * b.shape[2], 0
 
 
-@op_cost(aten.baddbmm, kind="mac")
+@op_cost(aten.baddbmm, kind="mac", op_class="matmul")
 def _baddbmm(args, kwargs, outs):
     a, b = args[1], args[2]
     bs, m, k = a.shape
     return 2 * bs * m * k * b.shape[2], _numel(outs[0])
 
 
-@op_cost(aten.dot, aten.vdot, kind="mac")
+@op_cost(aten.dot, aten.vdot, kind="mac", op_class="matmul")
 def _dot(args, kwargs, outs):
     return 2 * args[0].shape[0], 0
 
 
-@op_cost(aten.mv, kind="mac")
+@op_cost(aten.mv, kind="mac", op_class="matmul")
 def _mv(args, kwargs, outs):
     m, k = args[0].shape
     return 2 * m * k, 0
 
 
-@op_cost(aten.addmv, kind="mac")
+@op_cost(aten.addmv, kind="mac", op_class="matmul")
 def _addmv(args, kwargs, outs):
     m, k = args[1].shape
     return 2 * m * k, m
@@ -372,13 +381,13 @@ def _sdpa_bhld(mask_index: int | None, mask_name: str | None) -> Formula:
     return formula
 
 
-op_cost(aten._scaled_dot_product_flash_attention_for_cpu, kind="mac")(_sdpa_bhld(None, "attn_mask"))
-op_cost(aten._scaled_dot_product_flash_attention, kind="mac")(_sdpa_bhld(None, None))
+op_cost(aten._scaled_dot_product_flash_attention_for_cpu, kind="mac", op_class="matmul")(_sdpa_bhld(None, "attn_mask"))
+op_cost(aten._scaled_dot_product_flash_attention, kind="mac", op_class="matmul")(_sdpa_bhld(None, None))
 op_cost(aten._scaled_dot_product_efficient_attention, aten._scaled_dot_product_cudnn_attention,
-        kind="mac")(_sdpa_bhld(3, "attn_bias"))
+        kind="mac", op_class="matmul")(_sdpa_bhld(3, "attn_bias"))
 
 
-@op_cost(aten._flash_attention_forward, aten._efficient_attention_forward, kind="mac")
+@op_cost(aten._flash_attention_forward, aten._efficient_attention_forward, kind="mac", op_class="matmul")
 def _sdpa_blhd(args, kwargs, outs):  # _flash_attention_forward / _efficient_attention_forward: (B, L, H, D)
     q, k, v = args[0], args[1], args[2]
     qs, ks, vs = list(q.shape), list(k.shape), list(v.shape)
@@ -399,12 +408,12 @@ def _register_elementwise() -> None:
     """:data:`ELEMENTWISE` and its in-place variants, resolved to packets (a name torch lacks is an error)."""
     for name, cost in ELEMENTWISE.items():
         names = [name] if name in NO_INPLACE_VARIANT else [name, name + "_"]
-        op_cost(*(_aten(n) for n in names), kind="other")(_per_output_element(cost))
+        op_cost(*(_aten(n) for n in names), kind="other", op_class="elementwise")(_per_output_element(cost))
 
 
 def _register_resize() -> None:
     for name, cost in RESIZE.items():
-        op_cost(_aten(name), kind="other")(_per_output_element(cost))
+        op_cost(_aten(name), kind="other", op_class="resize")(_per_output_element(cost))
 
 
 _register_elementwise()
@@ -412,35 +421,36 @@ _register_resize()
 
 
 @op_cost(aten.native_batch_norm, aten._native_batch_norm_legit_no_training, aten._native_batch_norm_legit,
-         aten.cudnn_batch_norm, aten.miopen_batch_norm, kind="other")
+         aten.cudnn_batch_norm, aten.miopen_batch_norm, kind="other", op_class="softmax_norm")
 def _batch_norm(args, kwargs, outs):
     return 0, NORMALISATION["batch_norm"] * _numel(outs[0])
 
 
-@op_cost(aten.native_layer_norm, kind="other")
+@op_cost(aten.native_layer_norm, kind="other", op_class="softmax_norm")
 def _layer_norm(args, kwargs, outs):  # native_layer_norm(input, normalized_shape, weight, bias, eps)
     affine = _arg(args, kwargs, 2, "weight") is not None or _arg(args, kwargs, 3, "bias") is not None
     return 0, NORMALISATION["layer_norm" if affine else "layer_norm_no_affine"] * _numel(args[0])
 
 
-@op_cost(aten.native_group_norm, kind="other")
+@op_cost(aten.native_group_norm, kind="other", op_class="softmax_norm")
 def _group_norm(args, kwargs, outs):  # native_group_norm(input, weight, bias, N, C, HxW, group, eps)
     affine = _arg(args, kwargs, 1, "weight") is not None or _arg(args, kwargs, 2, "bias") is not None
     return 0, NORMALISATION["group_norm" if affine else "group_norm_no_affine"] * _numel(args[0])
 
 
-@op_cost(aten._softmax, aten._log_softmax, aten._safe_softmax, aten.softmax, aten.log_softmax, kind="other")
+@op_cost(aten._softmax, aten._log_softmax, aten._safe_softmax, aten.softmax, aten.log_softmax, kind="other",
+         op_class="softmax_norm")
 def _softmax(args, kwargs, outs):
     return 0, NORMALISATION["softmax"] * _numel(outs[0])
 
 
 @op_cost(aten.sum, aten.mean, aten.amax, aten.amin, aten.prod, aten.any, aten.all, aten.argmax, aten.argmin,
-         aten.logsumexp, aten.norm, aten.linalg_vector_norm, kind="other")
+         aten.logsumexp, aten.norm, aten.linalg_vector_norm, kind="other", op_class="softmax_norm")
 def _reduction(args, kwargs, outs):
     return 0, NORMALISATION["reduction"] * _numel(args[0])
 
 
-@op_cost(aten.max, aten.min, kind="other")
+@op_cost(aten.max, aten.min, kind="other", op_class="softmax_norm")
 def _reduction_or_binary(args, kwargs, outs):
     """``max``/``min``: a reduction (``max.dim``, ``max.default``) or, with two tensors, an elementwise select."""
     if len(args) > 1 and _is_tensor(args[1]):
@@ -448,13 +458,14 @@ def _reduction_or_binary(args, kwargs, outs):
     return _reduction(args, kwargs, outs)
 
 
-@op_cost(aten.var, aten.std, aten.var_mean, aten.std_mean, kind="other")
+@op_cost(aten.var, aten.std, aten.var_mean, aten.std_mean, kind="other", op_class="softmax_norm")
 def _var(args, kwargs, outs):
     return 0, NORMALISATION["var"] * _numel(args[0])
 
 
 @op_cost(aten.max_pool1d, aten.max_pool2d, aten.max_pool3d, aten.max_pool2d_with_indices,
-         aten.max_pool3d_with_indices, aten.avg_pool1d, aten.avg_pool2d, aten.avg_pool3d, kind="other")
+         aten.max_pool3d_with_indices, aten.avg_pool1d, aten.avg_pool2d, aten.avg_pool3d, kind="other",
+         op_class="pooling")
 def _pool(args, kwargs, outs):  # max_pool2d_with_indices / avg_pool2d (self, kernel_size, ...)
     kernel = args[1]
     kernel = [kernel] if isinstance(kernel, int) else list(kernel)
@@ -471,7 +482,7 @@ def adaptive_windows(in_size: int, out_size: int) -> int:
 
 
 @op_cost(aten._adaptive_avg_pool2d, aten._adaptive_avg_pool3d, aten.adaptive_avg_pool1d, aten.adaptive_max_pool2d,
-         aten.adaptive_max_pool1d, aten.adaptive_max_pool3d, kind="other")
+         aten.adaptive_max_pool1d, aten.adaptive_max_pool3d, kind="other", op_class="pooling")
 def _adaptive_pool(args, kwargs, outs):
     x, out = args[0], outs[0]
     xs, os_ = list(x.shape), list(out.shape)
@@ -505,7 +516,7 @@ BACKWARD_PER_GRAD_OUT: dict[str, int] = {
 }
 
 
-@op_cost(aten.convolution_backward, kind="mac")
+@op_cost(aten.convolution_backward, kind="mac", op_class="conv")
 def _convolution_backward(args, kwargs, outs):
     """The input gradient and the weight gradient each take exactly as many multiply-adds as the forward
     (``2*N*Cout*Hout*Wout*Cin/groups*kh*kw``); the bias gradient sums the incoming gradient (1 per element, in
@@ -527,10 +538,21 @@ def _per_grad_out(cost: int) -> Formula:
     return formula
 
 
+def _backward_class(name: str) -> str:
+    """The op class (vocab.OP_CLASSES) of a backward kernel: its forward's."""
+    if "norm" in name or "softmax" in name:
+        return "softmax_norm"
+    if "pool" in name:
+        return "pooling"
+    if "upsample" in name:
+        return "resize"
+    return "elementwise"
+
+
 for _name, _cost in BACKWARD_ELEMENTWISE.items():
-    op_cost(_aten(_name), kind="other")(_per_output_element(_cost))
+    op_cost(_aten(_name), kind="other", op_class=_backward_class(_name))(_per_output_element(_cost))
 for _name, _cost in BACKWARD_PER_GRAD_OUT.items():
-    op_cost(_aten(_name), kind="other")(_per_grad_out(_cost))
+    op_cost(_aten(_name), kind="other", op_class=_backward_class(_name))(_per_grad_out(_cost))
 
 
 _BUILTIN.update(_REGISTRY)
@@ -593,6 +615,38 @@ def classify(op: OpOverloadPacket) -> str:
     if op in NO_TRAFFIC:
         return "none"
     return "unknown"
+
+
+#: The convolutions whose class depends on the call: depthwise (``op_class`` "depthwise_conv") when each group has
+#: one input channel (weight ``[Cout, 1, kh, kw]``) and there is more than one group, else dense ("conv").
+CLASS_BY_CALL: frozenset[OpOverloadPacket] = _packets([
+    "convolution", "_convolution", "convolution_overrideable", "mkldnn_convolution", "cudnn_convolution",
+    "_slow_conv2d_forward",
+])
+
+
+def op_class(op: OpOverloadPacket, args: tuple | list = ()) -> str:
+    """The op class (a key of :data:`archscope.vocab.OP_CLASSES`, or "" for none) of one call of ``op``.
+
+    The one mapping from ATen operators to the kinds a calibrated roofline times differently: the class each
+    registered cost names (:func:`op_cost`), "copy" for :data:`DATA_MOVEMENT`, and for a convolution "depthwise_conv"
+    or "conv" by its weight (``args``: the call's arguments; without them a convolution is "conv").
+    """
+    cost = _REGISTRY.get(op)
+    if cost is not None:
+        transposed = op in (aten.convolution, aten._convolution) and len(args) > 6 and args[6] is True
+        if op in CLASS_BY_CALL and len(args) > 1 and not transposed and _is_depthwise(args[0], args[1]):
+            return "depthwise_conv"
+        return cost.op_class
+    if op in DATA_MOVEMENT:
+        return "copy"
+    return ""
+
+
+def _is_depthwise(x: Any, w: Any) -> bool:
+    if not (_is_tensor(x) and _is_tensor(w)) or len(w.shape) < 3 or len(x.shape) < 3:
+        return False
+    return w.shape[1] == 1 and x.shape[1] > 1
 
 
 def op_flops(op: OpOverloadPacket, args, kwargs, outs) -> tuple[int, int]:

@@ -80,7 +80,7 @@ class _OpInfo:
     """What the mode needs to know about one overload, looked up once per mode (the registry is keyed by packet)."""
 
     __slots__ = ("name", "qualified_name", "kind", "rule", "shape_rule", "first_only", "free", "functional",
-                 "activation_product", "score", "allocates")
+                 "activation_product", "score", "allocates", "op_class", "by_call", "packet")
 
     def __init__(self, func):
         packet = func.overloadpacket
@@ -95,6 +95,9 @@ class _OpInfo:
         self.score = packet in _SCORE_OPS
         # a result that aliases an input (a view, an in-place or out= op) allocates nothing
         self.allocates = not any(r.alias_info is not None for r in func._schema.returns)
+        self.packet = packet
+        self.op_class = costs.op_class(packet)
+        self.by_call = packet in costs.CLASS_BY_CALL  # a convolution: dense or depthwise, by its weight
         # views and aliases move nothing
         self.free = self.kind == "none" or (_is_view(func) and self.kind == "unknown")
         if self.free:
@@ -329,8 +332,9 @@ class CountingMode(TorchDispatchMode):
             for t in outs:
                 written += elements(t) * size(t)
         shape = tuple(outs[0].shape) if info.score and outs else ()
+        op_class = costs.op_class(info.packet, args) if info.by_call else info.op_class
         rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read, written, shape,
-                                info.activation_product))
+                                info.activation_product, op_class=op_class))
         if info.functional and rec.functional_depth == 0:
             rec.functional_macs[rec.layer] = rec.functional_macs.get(rec.layer, 0) + mac // 2
 

@@ -31,6 +31,7 @@ class OpRecord:
     # operand of QK^T/PV (a flash kernel reads them strided, with the scale folded in), or re-lays out the PV
     # output (the kernel writes it in the layout wanted). Marked by the counting mode like score_bytes.
     prep_bytes: int = 0
+    op_class: str = ""  # vocab.OP_CLASSES key (analysis.costs.op_class; "" = none): whose calibrated figures apply
 
     @property
     def flops(self) -> int:

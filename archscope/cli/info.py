@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from archscope.cli.common import handles_errors
-from archscope.cli.options import ColumnsOption, DevicesFormatOption, format_value
+from archscope.cli.options import ColumnsOption, DevicesFormatOption, ThreadsOption, format_value
 from archscope.errors import ArchscopeError
 
 
@@ -108,8 +108,13 @@ def calibrate(
     name: Optional[str] = typer.Option(None, "--name", help="Name of the preset (default: this machine)."),
     repeats: int = typer.Option(3, "--repeats", help="Measure each figure this many times: the preset keeps the "
                                 "median, and a warning says when the repeats disagree by more than 20%."),
+    class_seconds: float = typer.Option(20.0, "--class-seconds", help="More seconds to measure each kind of op "
+                                        "(conv, depthwise, matmul, norms, elementwise, pooling, resize, copy) at "
+                                        "several sizes, for a roofline per op class; 0 skips it."),
+    threads: ThreadsOption = None,
 ) -> None:
-    """Measure this machine's matmul FLOP/s per dtype and streaming bandwidth; save them as a device preset."""
+    """Measure this machine's matmul FLOP/s per dtype, streaming bandwidth and each op class's throughput; save
+    them as a device preset."""
     from archscope.devices.calibrate import measure
     from archscope.devices.spec import default_device_file, save_device
     from archscope.util.files import check_writable
@@ -125,13 +130,24 @@ def calibrate(
         targets.append(str(default))
     for target in targets:
         check_writable(target)
+    if class_seconds < 0:
+        raise ArchscopeError(f"--class-seconds must be 0 or more, got {class_seconds:g}")
     result = measure(device, dtypes=[d.strip() for d in dtypes.split(",") if d.strip()], seconds=seconds, name=name,
-                     repeats=repeats)
+                     repeats=repeats, class_seconds=class_seconds, threads=threads)
     spec = result.spec
     for target in targets:
         save_device(spec, target)
     peaks = ", ".join(f"{d} {v / 1e9:.1f} GFLOP/s" for d, v in spec.peak_flops.items())
     typer.echo(f"{spec.name}: {peaks}, bandwidth {spec.bandwidth / 1e9:.1f} GB/s -> {', '.join(targets)}")
+    for dtype, table in spec.op_classes.items():
+        typer.echo(f"op classes ({dtype}), the median of the rates measured at each size (* drives the class):")
+        for c, r in table.items():
+            rates = sorted(rate for _, rate in r.by_size)
+            mid = rates[len(rates) // 2] if rates else (r.flops_per_s if r.driver == "flops" else r.bytes_per_s)
+            flops, nbytes = (mid, r.bytes_per_s) if r.driver == "flops" else (r.flops_per_s, mid)
+            mark = ("*", " ") if r.driver == "flops" else (" ", "*")
+            typer.echo(f"  {c:<15} {flops / 1e9:8.3g} GFLOP/s{mark[0]} {nbytes / 1e9:7.3g} GB/s{mark[1]} "
+                       f"+{r.overhead_s * 1e6:6.3g} us a call")
     if repeats > 1:
         spreads = ", ".join(f"{key} {result.spread(key):.0%}" for key in result.repeats)
         typer.echo(f"medians of {repeats} repeats; spread (max - min) / median: {spreads}")

@@ -1,6 +1,31 @@
-"""Calibration: measure this machine's matmul FLOP/s per dtype and streaming bandwidth, as a DeviceSpec.
+"""Calibration: measure this machine's matmul FLOP/s per dtype, streaming bandwidth and, per op class, what each kind
+of operator achieves, as a DeviceSpec.
 
 ``import archscope.devices.calibrate`` does not import torch; :func:`calibrate` imports it when called.
+
+The model of a calibrated roofline (what :func:`measure_classes` fits and ``DeviceSpec.op_classes`` holds): one op of
+class ``c`` (``vocab.OP_CLASSES``; ``analysis.costs.op_class`` maps each ATen operator to one) that archscope counts
+at ``F`` FLOPs and ``B`` bytes (unfused: every input and output once) takes
+
+    t = overhead_c + max(F / flops_per_s_c(B), B / bytes_per_s_c(B))
+
+* One of the two rates *drives* the class (:data:`CLASS_DRIVER`): the compute rate for convolutions, matrix products
+  and pooling (whose cost is its kernel elements), the bandwidth for norms/softmax, elementwise, resize and copies.
+  The other is the device's one figure (the matmul peak, the copy bandwidth), so every op still meets both roofs.
+* The driving rate depends on the op's size: the same kernel runs several times slower per FLOP or byte once its
+  tensors outgrow the caches, and on CPU far slower at few channels. Each class is timed on real kernels at several
+  sizes (:func:`class_cases`, 5-16 shapes per class from 10 KB to 80 MB, like those small YOLOs run at 640 and below,
+  fp32, batch 1). The achieved rate at each size, ``quantity / (t - overhead)``, is kept in the device file
+  (``by_size``), and an op's rate is their geometric mean weighted by a Gaussian in ``log(B)`` of width
+  ``ln 2`` (``ClassRate.rate_at``; outside the measured sizes the end sizes' blend).
+* ``overhead_c`` is the intercept of a straight line ``t = overhead + quantity / rate`` through the class's points,
+  fitted by least squares on the relative error (:func:`fit_line`; never negative): the per-call cost that makes
+  tiny ops slower than their size says.
+* Each case's time is the median of its timed trials (not the best, as for the peaks), under
+  ``torch.inference_mode()``: ``bench`` reports medians of forwards run that way, and on a shared machine the best
+  trial is a moment the timed model seldom gets.
+
+The figures hold for the thread count they were measured with (``threads``; ``bench --threads``) and at fp32.
 """
 
 from __future__ import annotations
@@ -142,6 +167,9 @@ def calibrate(
     seconds: float = 3.0,
     *,
     name: str | None = None,
+    class_seconds: float = 0.0,
+    classes: Iterable[str] | None = None,
+    threads: int | None = None,
     matmul_size: int | None = None,
     stream_bytes: int | None = None,
     trials: int = 3,
@@ -151,7 +179,8 @@ def calibrate(
 ) -> DeviceSpec:
     """The preset of :func:`measure` (its arguments): what ``archscope calibrate`` saves."""
     return measure(device, dtypes, seconds, name=name, matmul_size=matmul_size, stream_bytes=stream_bytes,
-                   trials=trials, repeats=repeats, backend=backend, clock=clock).spec
+                   trials=trials, repeats=repeats, backend=backend, clock=clock, class_seconds=class_seconds,
+                   classes=classes, threads=threads).spec
 
 
 def measure(
@@ -160,6 +189,9 @@ def measure(
     seconds: float = 3.0,
     *,
     name: str | None = None,
+    class_seconds: float = 0.0,
+    classes: Iterable[str] | None = None,
+    threads: int | None = None,
     matmul_size: int | None = None,
     stream_bytes: int | None = None,
     trials: int = 3,
@@ -180,10 +212,31 @@ def measure(
       preset holds the median, the Calibration every repeat, and a warning for each figure whose repeats disagree
       by more than :data:`SPREAD_LIMIT` of their median (:func:`spread_warnings`).
 
+    * ``class_seconds`` > 0 also measures the op classes (:func:`measure_classes` on :func:`class_cases`, those
+      of ``classes`` or all) in that many more seconds, and saves them as the preset's fp32 ``op_classes`` table.
+    * ``threads``: torch's intra-op threads while measuring (CPU; restored afterwards); the figures hold for bench
+      runs with the same ``--threads``.
+
     These are *achieved* figures (what torch reaches here), lower than datasheet peaks; ``backend`` and ``clock``
     exist so tests can fake the device's synchronize and the time.
     """
     import torch
+
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ArchscopeError(f"--threads must be a positive integer, got {threads!r}")
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return measure(device, dtypes, seconds, name=name, matmul_size=matmul_size, stream_bytes=stream_bytes,
+                           trials=trials, repeats=repeats, backend=backend, clock=clock,
+                           class_seconds=class_seconds, classes=classes)
+        finally:
+            torch.set_num_threads(before)
+    if classes is not None:
+        unknown = [c for c in classes if c not in CLASS_DRIVER]
+        if unknown:
+            raise ArchscopeError(f"unknown op class '{unknown[0]}': choose from {', '.join(CLASS_DRIVER)}")
 
     backend = backend or backend_for(device)
     canon = list(dict.fromkeys(canonical_dtype(d) for d in dtypes))
@@ -277,9 +330,18 @@ def measure(
     details.append(f"bandwidth: copy of {numel * 4 / 2**20:.0f} MiB (read + write) x{iters}, best of {trials_here}, "
                    f"median of {repeats}")
 
-    threads = torch.get_num_threads() if not on_gpu else None
+    op_classes: dict[str, Any] = {}
+    if class_seconds > 0:
+        with torch.inference_mode():  # as bench runs its forwards
+            found = measure_classes(class_cases(classes), class_seconds, device=dev, synchronize=sync, clock=clock,
+                                    trials=trials, repeats=repeats)
+        peak32 = peaks.get("fp32") or next(iter(peaks.values()))
+        op_classes["fp32"] = class_rates(found.fits.values(), peak32, bandwidth)
+        details.append("op classes (fp32, batch 1; seconds = overhead + quantity / rate, fitted over sizes): "
+                       + found.details())
+    threads_now = torch.get_num_threads() if not on_gpu else None
     when = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    where = dev + (f", {threads} threads" if threads else "")
+    where = dev + (f", {threads_now} thread{'s' if threads_now != 1 else ''}" if threads_now else "")
     warnings = spread_warnings(measured)
     spec = DeviceSpec(
         name=name or f"calibrated-{dev.replace(':', '')}",
@@ -287,8 +349,11 @@ def measure(
         bandwidth=bandwidth,
         source=f"measured by archscope calibrate on {when} (torch {torch.__version__}, {where}): " + "; ".join(details),
         notes="Achieved throughput of torch matmul and tensor copy here, not datasheet peaks."
+        + (" The op_classes table holds each kind of op's own achieved figures (archscope.devices.calibrate)."
+           if op_classes else "")
         + "".join(f" Warning: {w}." for w in warnings),
         **_host_memory(dev),
+        op_classes=op_classes,
     )
     return Calibration(spec, measured, warnings)
 
@@ -306,3 +371,320 @@ def _host_memory(dev: str) -> dict:
     except (OSError, ValueError, IndexError):
         pass
     return {}
+# ------------------------------------------------------------------------------------------------- op classes
+#: What drives each class's time: "flops" (its compute rate is fitted) or "bytes" (its bandwidth is fitted).
+CLASS_DRIVER: dict[str, str] = {
+    "conv": "flops", "depthwise_conv": "flops", "matmul": "flops", "pooling": "flops",
+    "softmax_norm": "bytes", "elementwise": "bytes", "resize": "bytes", "copy": "bytes",
+}
+
+
+@dataclass
+class ClassCase:
+    """One calibration kernel: its class, a label, archscope's FLOPs and bytes of one call, and ``make(device)``,
+    which allocates the operands there and returns the call to time."""
+
+    op_class: str
+    label: str
+    flops: int
+    bytes: int
+    make: Callable[[str], Callable[[], Any]]  # torch device -> the call to time
+
+
+@dataclass
+class ClassFit:
+    """A class's fitted figures and the points they came from: (label, flops, bytes, measured seconds)."""
+
+    op_class: str
+    driver: str  # "flops" or "bytes"
+    rate: float  # FLOP/s or bytes/s, whichever drives the class: the straight-line fit over every size
+    overhead_s: float
+    points: list[tuple[str, int, int, float]]
+
+    def quantity(self, flops: float, nbytes: float) -> float:
+        return float(flops if self.driver == "flops" else nbytes)
+
+    def by_size(self) -> tuple[tuple[float, float], ...]:
+        """(bytes, achieved driver rate) of each point, its time less the overhead (at least half of it left)."""
+        out = []
+        for _, flops, nbytes, t in self.points:
+            q = self.quantity(flops, nbytes)
+            if q > 0 and nbytes > 0 and t > 0:
+                out.append((float(nbytes), q / max(t - self.overhead_s, 0.5 * t)))
+        return tuple(sorted(out))
+
+    def to_rate(self, peak_flops: float, bandwidth: float) -> Any:
+        """The ClassRate of the device file: the driver's rate by size, the device's one figure for the other."""
+        from archscope.devices.spec import ClassRate
+
+        flops, nbytes = (self.rate, bandwidth) if self.driver == "flops" else (peak_flops, self.rate)
+        return ClassRate(flops, nbytes, self.overhead_s, self.driver, self.by_size())
+
+    def max_error(self, peak_flops: float = math.inf, bandwidth: float = math.inf) -> float:
+        """The worst factor between the model and a calibration point (1.0 = exact)."""
+        rate = self.to_rate(peak_flops, bandwidth)
+        worst = 1.0
+        for _, flops, nbytes, t in self.points:
+            f, b = rate.rate_at(nbytes)
+            p = rate.overhead_s + max(flops / f, nbytes / b)
+            if p > 0 and t > 0:
+                worst = max(worst, p / t, t / p)
+        return worst
+
+
+def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """(rate, overhead seconds) of ``seconds = overhead + quantity / rate`` through (quantity, seconds) points, by
+    least squares on relative error; the overhead is never negative. A ValueError when no rate fits."""
+    pts = [(q, t) for q, t in points if q > 0 and t > 0]
+    if not pts:
+        raise ValueError("no calibration point with a positive quantity and time")
+    # minimise sum(((o + a q - t) / t)^2): with u = 1/t, v = q/t the normal equations of (o, a) against 1
+    suu = sum(1 / t**2 for _, t in pts)
+    suv = sum(q / t**2 for q, t in pts)
+    svv = sum(q * q / t**2 for q, t in pts)
+    su = sum(1 / t for _, t in pts)
+    sv = sum(q / t for q, t in pts)
+    det = suu * svv - suv * suv
+    if len(pts) >= 2 and det > 0:
+        o = (su * svv - sv * suv) / det
+        a = (suu * sv - suv * su) / det
+        if o >= 0 and a > 0:
+            return 1 / a, o
+    a = sv / svv  # through the origin
+    return 1 / a, 0.0
+
+
+def fit_class(op_class: str, points: list[tuple[str, int, int, float]]) -> ClassFit:
+    """Fit one class from (label, flops, bytes, seconds) points on the quantity :data:`CLASS_DRIVER` names."""
+    driver = CLASS_DRIVER[op_class]
+    rate, overhead = fit_line([(float(f if driver == "flops" else b), t) for _, f, b, t in points])
+    return ClassFit(op_class, driver, rate, overhead, list(points))
+
+
+def class_rates(fits: Iterable[ClassFit], peak_flops: float, bandwidth: float) -> dict[str, Any]:
+    """The ``op_classes`` table of one dtype: each fit's rates (:meth:`ClassFit.to_rate`)."""
+    return {f.op_class: f.to_rate(peak_flops, bandwidth) for f in fits}
+
+
+def _conv_case(cin: int, cout: int, k: int, hw: int, stride: int = 1, depthwise: bool = False) -> ClassCase:
+    groups = cin if depthwise else 1
+    pad = k // 2
+    ho = (hw + 2 * pad - k) // stride + 1
+    w_elems = cout * (cin // groups) * k * k
+    flops = 2 * ho * ho * w_elems  # archscope's convolution: 2 * N * Hout * Wout * prod(weight); no bias
+    nbytes = 4 * (cin * hw * hw + w_elems + cout * ho * ho)
+
+    def make(dev: str) -> Callable[[], Any]:
+        import torch
+
+        x = torch.randn(1, cin, hw, hw, device=dev)
+        w = torch.randn(cout, cin // groups, k, k, device=dev)
+        return lambda: torch.nn.functional.conv2d(x, w, None, stride, pad, 1, groups)
+
+    kind = "depthwise_conv" if depthwise else "conv"
+    return ClassCase(kind, f"{kind} {cin}->{cout} k{k} s{stride} {hw}x{hw}", flops, nbytes, make)
+
+
+def _mm_case(b: int, m: int, k: int, n: int) -> ClassCase:
+    flops = 2 * b * m * k * n
+    nbytes = 4 * b * (m * k + k * n + m * n)
+
+    def make(dev: str) -> Callable[[], Any]:
+        import torch
+
+        x, y = torch.randn(b, m, k, device=dev), torch.randn(b, k, n, device=dev)
+        return (lambda: torch.bmm(x, y)) if b > 1 else (lambda: torch.mm(x[0], y[0]))
+
+    return ClassCase("matmul", f"{'bmm' if b > 1 else 'mm'} {b}x{m}x{k}x{n}", flops, nbytes, make)
+
+
+def _norm_cases() -> list[ClassCase]:
+    def bn(c: int, hw: int) -> ClassCase:
+        n = c * hw * hw
+
+        def make(dev: str) -> Callable[[], Any]:
+            import torch
+
+            x, stats = torch.randn(1, c, hw, hw, device=dev), [torch.rand(c, device=dev) + 0.5 for _ in range(4)]
+            return lambda: torch.nn.functional.batch_norm(x, stats[0], stats[1], stats[2], stats[3], False)
+
+        return ClassCase("softmax_norm", f"batch_norm {c} {hw}x{hw}", 2 * n, 4 * (2 * n + 4 * c), make)
+
+    def softmax(b: int, lq: int, lk: int) -> ClassCase:
+        n = b * lq * lk
+
+        def make(dev: str) -> Callable[[], Any]:
+            import torch
+
+            x = torch.randn(b, lq, lk, device=dev)
+            return lambda: torch.softmax(x, -1)
+
+        return ClassCase("softmax_norm", f"softmax {b}x{lq}x{lk}", 5 * n, 8 * n, make)
+
+    return [bn(16, 160), bn(32, 160), bn(64, 80), bn(128, 40), bn(256, 20), bn(64, 10), softmax(4, 100, 100),
+            softmax(4, 400, 400), softmax(4, 1600, 1600)]
+
+
+def _elementwise_cases() -> list[ClassCase]:
+    def unary(name: str, flops: int, c: int, hw: int) -> ClassCase:
+        n = c * hw * hw
+
+        def make(dev: str) -> Callable[[], Any]:
+            import torch
+
+            x, fn = torch.randn(1, c, hw, hw, device=dev), getattr(torch.nn.functional, name)
+            return lambda: fn(x)
+
+        return ClassCase("elementwise", f"{name} {c} {hw}x{hw}", flops * n, 8 * n, make)
+
+    def add(c: int, hw: int) -> ClassCase:
+        n = c * hw * hw
+
+        def make(dev: str) -> Callable[[], Any]:
+            import torch
+
+            x, y = torch.randn(1, c, hw, hw, device=dev), torch.randn(1, c, hw, hw, device=dev)
+            return lambda: x + y
+
+        return ClassCase("elementwise", f"add {c} {hw}x{hw}", n, 12 * n, make)
+
+    return [unary("silu", 5, 16, 160), unary("silu", 5, 32, 160), unary("silu", 5, 64, 80), unary("silu", 5, 256, 20),
+            unary("silu", 5, 64, 10), unary("sigmoid", 4, 64, 40), add(32, 80), add(128, 20), add(32, 160),
+            add(64, 10)]
+
+
+def _pool_cases() -> list[ClassCase]:
+    # A max-pool's speed depends on its data (on CPU, an input that was pooled already, with its runs of equal
+    # maxima, pools about twice as fast as noise): SPP/SPPF chain three k5 pools, so the k5 cases come both ways.
+    def pool(c: int, hw: int, k: int, stride: int, pooled: bool = False) -> ClassCase:
+        pad = k // 2 if stride == 1 else 0
+        ho = (hw + 2 * pad - k) // stride + 1
+
+        def make(dev: str) -> Callable[[], Any]:
+            import torch
+
+            x = torch.randn(1, c, hw, hw, device=dev)
+            if pooled:
+                x = torch.nn.functional.max_pool2d(x, k, stride, pad)
+            return lambda: torch.nn.functional.max_pool2d(x, k, stride, pad)
+
+        return ClassCase("pooling", f"max_pool k{k} s{stride} {c} {hw}x{hw}{' (pooled input)' if pooled else ''}",
+                         k * k * c * ho * ho, 4 * (c * hw * hw + c * ho * ho), make)
+
+    k5 = [(64, 20), (128, 20), (64, 40), (32, 80), (256, 10)]
+    return [*(pool(c, hw, 5, 1) for c, hw in k5), *(pool(c, hw, 5, 1, pooled=True) for c, hw in k5),
+            pool(32, 80, 2, 2), pool(16, 160, 2, 2)]
+
+
+def _resize_cases() -> list[ClassCase]:
+    def nearest(c: int, hw: int) -> ClassCase:
+        n_in, n_out = c * hw * hw, c * 4 * hw * hw
+
+        def make(dev: str) -> Callable[[], Any]:
+            import torch
+
+            x = torch.randn(1, c, hw, hw, device=dev)
+            return lambda: torch.nn.functional.interpolate(x, scale_factor=2.0, mode="nearest")
+
+        return ClassCase("resize", f"upsample_nearest x2 {c} {hw}x{hw}", 0, 4 * (n_in + n_out), make)
+
+    return [nearest(256, 20), nearest(128, 40), nearest(64, 80), nearest(32, 20), nearest(64, 10), nearest(32, 80)]
+
+
+def _copy_cases() -> list[ClassCase]:
+    def cat(parts: int, c: int, hw: int) -> ClassCase:
+        n = parts * c * hw * hw
+
+        def make(dev: str) -> Callable[[], Any]:
+            import torch
+
+            xs = [torch.randn(1, c, hw, hw, device=dev) for _ in range(parts)]
+            return lambda: torch.cat(xs, 1)
+
+        return ClassCase("copy", f"cat {parts}x{c} {hw}x{hw}", 0, 8 * n, make)
+
+    def permuted(c: int, hw: int) -> ClassCase:
+        n = c * hw * hw
+
+        def make(dev: str) -> Callable[[], Any]:
+            import torch
+
+            x = torch.randn(1, c, hw, hw, device=dev).permute(0, 2, 3, 1)
+            return lambda: x.contiguous()
+
+        return ClassCase("copy", f"clone (permuted) {c} {hw}x{hw}", 0, 8 * n, make)
+
+    return [cat(2, 64, 40), cat(3, 32, 80), cat(2, 128, 20), cat(4, 16, 160), cat(2, 32, 160), cat(2, 64, 10),
+            permuted(64, 40), permuted(32, 160)]
+
+
+def class_cases(classes: Iterable[str] | None = None) -> list[ClassCase]:
+    """The calibration kernels of each class (fp32, batch 1), at sizes a small YOLO runs at 640 and below."""
+    dense = [(16, 16, 3, 160, 1), (32, 32, 3, 160, 1), (32, 32, 3, 80, 1), (64, 64, 3, 40, 1), (128, 128, 3, 20, 1),
+             (256, 256, 3, 10, 1), (32, 64, 3, 80, 2), (64, 128, 3, 40, 2), (16, 32, 3, 320, 2), (48, 32, 1, 80, 1),
+             (64, 64, 1, 160, 1), (128, 64, 1, 40, 1), (256, 256, 1, 20, 1), (64, 64, 1, 20, 1), (3, 16, 3, 320, 2),
+             (3, 32, 3, 640, 2)]
+    depthwise = [(32, 3, 160), (64, 3, 160), (64, 3, 80), (128, 3, 40), (256, 3, 20), (256, 5, 20), (512, 3, 10)]
+    cases = [
+        *(_conv_case(cin, cout, k, hw, stride) for cin, cout, k, hw, stride in dense),
+        *(_conv_case(c, c, k, hw, depthwise=True) for c, k, hw in depthwise),
+        _mm_case(1, 400, 128, 128), _mm_case(1, 1600, 256, 256), _mm_case(1, 100, 256, 256), _mm_case(4, 400, 32, 400),
+        _mm_case(4, 400, 400, 32), _mm_case(4, 1600, 32, 1600), _mm_case(4, 1600, 1600, 32), _mm_case(8, 100, 32, 100),
+        *_norm_cases(), *_elementwise_cases(), *_pool_cases(), *_resize_cases(), *_copy_cases(),
+    ]
+    wanted = None if classes is None else set(classes)
+    return [c for c in cases if wanted is None or c.op_class in wanted]
+
+
+@dataclass
+class ClassCalibration:
+    """What :func:`measure_classes` measured: one fit per class, and every case's seconds per call (the median of
+    its timed trials)."""
+
+    fits: dict[str, ClassFit]
+    seconds: dict[str, float]  # case label -> seconds per call
+
+    def details(self) -> str:
+        return "; ".join(f"{c}: {len(f.points)} sizes, {f.rate / 1e9:.3g} G{'FLOP' if f.driver == 'flops' else 'B'}"
+                         f"/s + {f.overhead_s * 1e6:.3g} us a call" for c, f in self.fits.items())
+
+
+def measure_classes(
+    cases: Iterable[ClassCase],
+    seconds: float,
+    *,
+    device: str = "cpu",
+    synchronize: Callable[[], None] = lambda: None,
+    clock: Callable[[], float] = time.perf_counter,
+    trials: int = 3,
+    repeats: int = REPEATS,
+) -> ClassCalibration:
+    """Time every case (one warm-up call, then the median of up to ``repeats x trials`` timed trials, as many as fit
+    its equal share of ``seconds``) and fit each class (:func:`fit_class`). ``synchronize`` and ``clock`` exist so
+    tests can fake the device and the time."""
+    cases = list(cases)
+    if not cases:
+        raise ArchscopeError("no op-class calibration case to measure")
+    deadline = clock() + seconds
+    timed: dict[str, list[tuple[str, int, int, float]]] = {}
+    per_case: dict[str, float] = {}
+    for i, case in enumerate(cases):
+        share = max(deadline - clock(), 0.0) / (len(cases) - i)
+        fn = case.make(device)
+        fn()  # first touch, kernel selection
+        one = _time_once(fn, synchronize, clock)
+        # median, not best, of the trials: bench reports medians, and on a busy machine the best trial is a moment
+        # the measured model seldom gets
+        calls = max(1, repeats) * max(1, trials)
+        iters, trials_here = _plan(one, share, calls)
+        t = _median([time_best(fn, synchronize=synchronize, clock=clock, iters=iters, trials=1)
+                     for _ in range(trials_here)])
+        per_case[case.label] = t
+        timed.setdefault(case.op_class, []).append((case.label, case.flops, case.bytes, t))
+    fits = {}
+    for op_class, points in timed.items():
+        try:
+            fits[op_class] = fit_class(op_class, points)
+        except ValueError as e:
+            raise ArchscopeError(f"cannot fit op class '{op_class}': {e}") from None
+    return ClassCalibration(fits, per_case)

@@ -19,6 +19,11 @@ flash-style kernel keeps on chip: only Q, K, V and the output move). Only which 
 
 :func:`fused_roofline` is the optimistic per-layer variant on the *fused* bytes (layer inputs + weights + outputs).
 
+On a device whose spec has a calibrated ``op_classes`` table at the dtype (``archscope calibrate``), an op of a class
+in it (``OpRecord.op_class``, named by ``analysis.costs.op_class``) takes ``overhead_s + max(FLOPs / flops_per_s,
+bytes / bytes_per_s)`` with that class's figures instead, the rate that drives the class being the one achieved at
+the op's bytes (``ClassRate.rate_at``); the overhead is added to the larger roof.
+
 On a device whose spec is ``relative_only`` (the MobileNetV4 ridge-point presets) the "ms" are relative units: only
 ratios between layers or models mean something.
 """
@@ -61,6 +66,18 @@ def op_seconds(device: DeviceSpec, dtype: str, flops: float, nbytes: float) -> t
     return flops / device.peak(dtype), nbytes / device.bandwidth
 
 
+def class_op_seconds(device: DeviceSpec, dtype: str, op_class: str, flops: float,
+                     nbytes: float) -> tuple[float, float, float]:
+    """(compute seconds, memory seconds, per-call overhead seconds) of one op of ``op_class``: with the class's
+    calibrated figures when ``device`` has them at ``dtype``, else :func:`op_seconds` and no overhead."""
+    rate = device.class_rate(dtype, op_class)
+    if rate is None:
+        compute_s, memory_s = op_seconds(device, dtype, flops, nbytes)
+        return compute_s, memory_s, 0.0
+    flops_per_s, bytes_per_s = rate.rate_at(nbytes)
+    return flops / flops_per_s, nbytes / bytes_per_s, rate.overhead_s
+
+
 @dataclass(frozen=True, slots=True)
 class OpRoofline:
     op: str
@@ -70,10 +87,11 @@ class OpRoofline:
     bytes: int
     compute_ms: float
     memory_ms: float
+    overhead_ms: float = 0.0  # the op class's calibrated per-call time (0 without an op_classes table)
 
     @property
     def predicted_ms(self) -> float:
-        return max(self.compute_ms, self.memory_ms)
+        return max(self.compute_ms, self.memory_ms) + self.overhead_ms
 
     @property
     def bound(self) -> str:
@@ -158,8 +176,8 @@ def attention_mode(device: DeviceSpec, attention: str | None) -> str:
 
 def op_roofline(device: DeviceSpec, dtype: str, op: OpRecord, attention: str = "eager") -> OpRoofline:
     nbytes = op.bytes_as(attention)
-    compute_s, memory_s = op_seconds(device, dtype, op.flops, nbytes)
-    return OpRoofline(op.op, op.layer, op.path, op.flops, nbytes, compute_s * 1e3, memory_s * 1e3)
+    compute_s, memory_s, overhead_s = class_op_seconds(device, dtype, getattr(op, "op_class", ""), op.flops, nbytes)
+    return OpRoofline(op.op, op.layer, op.path, op.flops, nbytes, compute_s * 1e3, memory_s * 1e3, overhead_s * 1e3)
 
 
 def _prefixes(path: str) -> list[str]:

@@ -11,7 +11,7 @@ import json
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,54 @@ import yaml
 from archscope.errors import ArchscopeError
 from archscope.util.files import write_atomic
 from archscope.util.text import did_you_mean
-from archscope.vocab import ATTENTION_MODES, canonical_dtype
+from archscope.vocab import ATTENTION_MODES, OP_CLASSES, canonical_dtype
 
 MAX_SPEC_BYTES = 1_000_000
 _SPEC_KEYS = {"name", "peak_flops", "bandwidth", "source", "aliases", "notes", "relative_only", "attention",
-              "attention_source", "memory", "memory_source"}
+              "attention_source", "memory", "memory_source", "op_classes"}
+
+
+@dataclass(frozen=True)
+class ClassRate:
+    """What one op class achieves on a device (``archscope calibrate`` measures it; the model is in
+    :mod:`archscope.devices.calibrate`): an op of the class moving ``bytes`` takes
+    ``overhead_s + max(flops / flops_per_s, bytes / bytes_per_s)``, where the rate of the class's ``driver``
+    ("flops" or "bytes") is, when ``by_size`` is given, the achieved rate at that many bytes (:meth:`rate_at`)."""
+
+    flops_per_s: float
+    bytes_per_s: float
+    overhead_s: float = 0.0
+    driver: str = ""  # "flops" or "bytes": which rate ``by_size`` gives; "" = no size table
+    by_size: tuple[tuple[float, float], ...] = ()  # (bytes moved by one call, achieved driver rate), by bytes
+
+    #: How far (a factor in bytes) a measured size reaches when :meth:`rate_at` blends them: its Gaussian width in
+    #: log(bytes).
+    SIZE_WIDTH = 2.0
+
+    def rate_at(self, nbytes: float) -> tuple[float, float]:
+        """(FLOP/s, bytes/s) for an op moving ``nbytes``: the driver's rate is the geometric mean of the measured
+        rates weighted by ``exp(-(ln(nbytes / size) / ln SIZE_WIDTH)^2 / 2)``; outside the measured sizes it is
+        the nearest one's."""
+        if not self.by_size or self.driver not in ("flops", "bytes"):
+            return self.flops_per_s, self.bytes_per_s
+        sizes = [s for s, _ in self.by_size]
+        at = min(max(float(nbytes), min(sizes)), max(sizes))
+        width = math.log(self.SIZE_WIDTH)
+        weights = [math.exp(-0.5 * (math.log(at / s) / width) ** 2) for s in sizes]
+        total = sum(weights)
+        if total <= 0:
+            rate = self.by_size[min(range(len(sizes)), key=lambda i: abs(math.log(at / sizes[i])))][1]
+        else:
+            rate = math.exp(sum(w * math.log(r) for w, (_, r) in zip(weights, self.by_size)) / total)
+        return (rate, self.bytes_per_s) if self.driver == "flops" else (self.flops_per_s, rate)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"flops_per_s": float(self.flops_per_s), "bytes_per_s": float(self.bytes_per_s),
+                             "overhead_s": float(self.overhead_s)}
+        if self.by_size:
+            d["driver"] = self.driver
+            d["by_size"] = [[float(s), float(r)] for s, r in self.by_size]
+        return d
 
 
 @dataclass(frozen=True)
@@ -44,6 +87,9 @@ class DeviceSpec:
     attention_source: str = ""
     memory_bytes: int | None = None  # memory the model may use (a GPU's, a board's unified memory); None: unknown
     memory_source: str = ""  # where memory_bytes comes from
+    # optional, calibrated: dtype -> op class (vocab.OP_CLASSES) -> its achieved figures; ops of a class (at a dtype)
+    # not in it use peak_flops and bandwidth
+    op_classes: Mapping[str, Mapping[str, ClassRate]] = field(default_factory=dict)
 
     @property
     def dtypes(self) -> tuple[str, ...]:
@@ -67,6 +113,11 @@ class DeviceSpec:
                 f"device '{self.name}' has no peak figure for dtype '{dtype}' (it has: {have}); "
                 f"pick one of those with --dtype{hint}"
             ) from None
+
+    def class_rate(self, dtype: str, op_class: str) -> ClassRate | None:
+        """The calibrated figures of ``op_class`` at ``dtype``, or None (the op then uses peak and bandwidth)."""
+        table = self.op_classes.get(canonical_dtype(dtype)) if self.op_classes else None
+        return table.get(op_class) if table and op_class else None
 
     def ridge_point(self, dtype: str) -> float:
         """The arithmetic intensity (FLOP/byte) where the compute and memory roofs meet."""
@@ -93,6 +144,8 @@ class DeviceSpec:
             d["memory"] = int(self.memory_bytes)
             if self.memory_source:
                 d["memory_source"] = self.memory_source
+        if self.op_classes:
+            d["op_classes"] = {dt: {c: r.to_dict() for c, r in t.items()} for dt, t in self.op_classes.items()}
         return d
 
 
@@ -253,11 +306,62 @@ def device_from_dict(
     memory_source = data.get("memory_source", (f"user spec file {file}" if file else "user spec") if memory else "")
     if not isinstance(memory_source, str):
         raise err("'memory_source' must be a string", "memory_source")
+    op_classes = _op_classes(data.get("op_classes", {}), err)
     return DeviceSpec(
         name=name.strip(), peak_flops=peaks, bandwidth=bandwidth, source=source, aliases=tuple(aliases),
         notes=notes, relative_only=relative_only, attention=attention, attention_source=attention_source,
-        memory_bytes=memory, memory_source=memory_source,
+        memory_bytes=memory, memory_source=memory_source, op_classes=op_classes,
     )
+
+
+_RATE_KEYS = ("flops_per_s", "bytes_per_s", "overhead_s", "driver", "by_size")
+
+
+def _op_classes(raw: Any, err: Any) -> dict[str, dict[str, ClassRate]]:
+    """The optional ``op_classes`` table: ``{dtype: {op class: {flops_per_s, bytes_per_s, overhead_s}}}``."""
+    shape = "'op_classes' must map a dtype to op classes, e.g. {fp32: {conv: {flops_per_s: 5.0e+10, bytes_per_s: " \
+            "8.0e+09, overhead_s: 1.0e-05}}}"
+    if not isinstance(raw, dict):
+        raise err(shape, "op_classes")
+    out: dict[str, dict[str, ClassRate]] = {}
+    for raw_dtype, table in raw.items():
+        dtype = canonical_dtype(str(raw_dtype))
+        where = f"op_classes.{raw_dtype}"
+        if not isinstance(table, dict):
+            raise err(shape, "op_classes", str(raw_dtype))
+        if dtype in out:
+            raise err(f"op_classes names dtype '{dtype}' twice", "op_classes", str(raw_dtype))
+        rates: dict[str, ClassRate] = {}
+        for cls, entry in table.items():
+            if cls not in OP_CLASSES:
+                hint = did_you_mean(str(cls), sorted(OP_CLASSES))
+                raise err(f"unknown op class '{cls}' in {where}{f' ({hint})' if hint else ''}; allowed: "
+                          f"{', '.join(OP_CLASSES)}", "op_classes", str(raw_dtype))
+            if not isinstance(entry, dict) or set(entry) - set(_RATE_KEYS) or not {"flops_per_s", "bytes_per_s"} <= \
+                    set(entry):
+                raise err(f"{where}.{cls} must be a mapping with flops_per_s, bytes_per_s and optionally overhead_s "
+                          f"(got {entry!r})", "op_classes", str(raw_dtype))
+            flops, nbytes = _number(entry["flops_per_s"]), _number(entry["bytes_per_s"])
+            overhead = entry.get("overhead_s", 0.0)
+            over = 0.0 if overhead in (0, 0.0, "0") else _number(overhead)
+            bad = next((k for k, v in (("flops_per_s", flops), ("bytes_per_s", nbytes), ("overhead_s", over))
+                        if v is None), None)
+            if bad is not None:
+                limit = "a number >= 0" if bad == "overhead_s" else "a positive number"
+                raise err(f"{where}.{cls}.{bad} must be {limit} (got {entry[bad]!r})", "op_classes", str(raw_dtype))
+            assert flops is not None and nbytes is not None and over is not None
+            driver, sizes = entry.get("driver", ""), entry.get("by_size", [])
+            if sizes and driver not in ("flops", "bytes"):
+                raise err(f"{where}.{cls}.driver must be 'flops' or 'bytes' with a by_size table (got {driver!r})",
+                          "op_classes", str(raw_dtype))
+            if not isinstance(sizes, list) or not all(
+                    isinstance(p, list) and len(p) == 2 and all(_number(v) is not None for v in p) for p in sizes):
+                raise err(f"{where}.{cls}.by_size must be a list of [bytes, rate] pairs of positive numbers",
+                          "op_classes", str(raw_dtype))
+            table_sizes = tuple(sorted((_number(b) or 0.0, _number(r) or 0.0) for b, r in sizes))
+            rates[str(cls)] = ClassRate(flops, nbytes, over, driver if sizes else "", table_sizes)
+        out[dtype] = rates
+    return out
 
 
 def save_device(spec: DeviceSpec, path: str | os.PathLike[str]) -> Path:

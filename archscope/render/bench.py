@@ -27,7 +27,9 @@ STATS_CSV = ["batch", "runs", "outliers", "median_ms", "mean_ms", "p10_ms", "p90
 LAYER_CSV = ["batch", "index", "from", "module", "median_ms", "mean_ms", "share", "predicted_ms", "vs_predicted",
              "achieved_flops_per_s", "achieved_bytes_per_s", "flops", "bytes", "bound",
              # the batch's whole-model figures on every row (added at the end: the columns above keep their places)
-             "model_median_ms", "model_mean_ms", "layers_sum_ms", "layer_overhead", "layer_runs"]
+             "model_median_ms", "model_mean_ms", "layers_sum_ms", "layer_overhead", "layer_runs",
+             # how far the prediction is from the measurement, per batch (PredictionError)
+             "pred_median_factor", "pred_rank_correlation", "pred_whole_model_ratio"]
 
 
 def _ms(value: float | None) -> str:
@@ -112,6 +114,22 @@ def overhead_line(stats) -> str:
             f"per-layer overhead {sign}{100 * over:.1f}%")
 
 
+def prediction_line(stats) -> str | None:
+    """How far pred ms is from the measurement in this batch, or None without a prediction."""
+    error = stats.prediction_error
+    if error is None:
+        return None
+    parts = []
+    if error.median_factor is not None:
+        parts.append(f"median error x{error.median_factor:.2f}")
+    if error.rank_correlation is not None:
+        parts.append(f"rank correlation {error.rank_correlation:.2f}")
+    text = f"batch {stats.batch}: prediction vs measurement over {error.layers} layers: " + ", ".join(parts)
+    if error.whole_model_ratio is not None:
+        text += f"; whole model predicted / measured {error.whole_model_ratio:.2f}"
+    return text
+
+
 # Which columns give way first at a narrow width (highest first); a figure is never cut.
 _PRIORITY = {"batch": 0, "runs": 2, "median ms": 0, "mean ms": 1, "p10 ms": 3, "p90 ms": 3, "std ms": 1, "img/s": 0,
              "GFLOP/s": 2, "GB/s": 3, "pred ms": 1, "#": 0, "from": 3, "module": 0, "ms": 0, "share": 1, "x pred": 2,
@@ -178,6 +196,9 @@ def print_bench(report, *, console: Console | None = None, columns: list[str] | 
         console.print(Text(f"per layer, batch {stats.batch}", style="bold"))
         _print_table(console, LAYER_HEADER, layer_rows(stats), columns)
         console.print(Text(overhead_line(stats)))
+        accuracy = prediction_line(stats)
+        if accuracy:
+            console.print(Text(accuracy))
     for note in report.notes:
         console.print(Text(f"note: {note}", style="dim"))
 
@@ -202,8 +223,9 @@ def to_markdown(report) -> str:
     lines += ["", *peaks] if peaks else []
     for stats in report.batches:
         if stats.layers is not None:
+            accuracy = prediction_line(stats)
             lines += ["", f"**per layer, batch {stats.batch}**", "", *md(LAYER_HEADER, layer_rows(stats)), "",
-                      overhead_line(stats)]
+                      overhead_line(stats), *(["", accuracy] if accuracy else [])]
     lines += ["", *(f"- note: {note}" for note in report.notes)] if report.notes else []
     return "\n".join(lines) + "\n"
 
@@ -220,9 +242,13 @@ def to_csv(report) -> str:
             row = stats.to_dict()
             writer.writerow(["" if row.get(c) is None else row[c] for c in STATS_CSV])
             continue
+        error = stats.prediction_error
         whole = {"model_median_ms": stats.median_ms, "model_mean_ms": stats.mean_ms,
                  "layers_sum_ms": stats.layers_sum_ms, "layer_overhead": stats.layer_overhead,
-                 "layer_runs": stats.layer_runs}
+                 "layer_runs": stats.layer_runs,
+                 "pred_median_factor": error.median_factor if error else None,
+                 "pred_rank_correlation": error.rank_correlation if error else None,
+                 "pred_whole_model_ratio": error.whole_model_ratio if error else None}
         for layer in stats.layers or []:
             row = {**layer.to_dict(), **whole, "batch": stats.batch, "from": fmt_from(layer.from_)}
             writer.writerow(["" if row.get(c) is None else row[c] for c in LAYER_CSV])
@@ -242,8 +268,9 @@ def render_bench(report, fmt: str, *, width: int | None = None) -> str:
         from archscope.render.html import bench_page
 
         meta = [settings_line(report)] + [line for line in (roofline_line(report),) if line] + peak_lines(report)
-        per_layer = [(s.batch, LAYER_HEADER, layer_rows(s), overhead_line(s)) for s in report.batches
-                     if s.layers is not None]
+        per_layer = [(s.batch, LAYER_HEADER, layer_rows(s),
+                      overhead_line(s) + (f". {acc}" if (acc := prediction_line(s)) else ""))
+                     for s in report.batches if s.layers is not None]
         return bench_page(report, headline=headline(report), meta=meta, stats=(STATS_HEADER, stats_rows(report)),
                           layers=per_layer, left=_LEFT)
     return export(report, html=(fmt == "html"), width=width)

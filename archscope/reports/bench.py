@@ -137,11 +137,44 @@ class BatchStats:
             return None
         return self.layers_sum_ms / self.median_ms - 1.0
 
+    @property
+    def prediction_error(self) -> PredictionError | None:
+        """How far the roofline prediction is from this batch's measurement (with --per-layer and a prediction)."""
+        return prediction_error(self)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["layers"] = None if self.layers is None else [layer.to_dict() for layer in self.layers]
         d["layer_overhead"] = self.layer_overhead  # derived, for readers of the JSON; ignored by from_dict
+        error = self.prediction_error
+        d["prediction_error"] = None if error is None else asdict(error)  # derived likewise
         return d
+
+
+@dataclass(frozen=True)
+class PredictionError:
+    """Prediction against measurement for one batch (:mod:`archscope.util.stats`): over the layers with both a
+    predicted and a measured time, the geometric median error factor ``exp(median |log(pred / meas)|)`` and the
+    Spearman rank correlation; and the whole model's ``predicted_ms / median_ms``."""
+
+    layers: int  # layers compared
+    median_factor: float | None
+    rank_correlation: float | None
+    whole_model_ratio: float | None  # predicted / measured, whole forward
+
+
+def prediction_error(stats: BatchStats) -> PredictionError | None:
+    """The :class:`PredictionError` of one batch; None without per-layer rows or predictions."""
+    from archscope.util.stats import median_factor, paired, spearman
+
+    if not stats.layers:
+        return None
+    pairs = paired([r.predicted_ms for r in stats.layers], [r.median_ms for r in stats.layers])
+    if not pairs:
+        return None
+    pred, meas = [p for p, _ in pairs], [m for _, m in pairs]
+    whole = stats.predicted_ms / stats.median_ms if stats.predicted_ms and stats.median_ms else None
+    return PredictionError(len(pairs), median_factor(pred, meas), spearman(pred, meas), whole)
 
 
 @dataclass
