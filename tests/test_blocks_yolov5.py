@@ -244,3 +244,23 @@ def test_own_block_for_the_dialect_replaces_the_borrowed_one(tmp_path):
         default_registry()._blocks.pop(("PSA", "yolov5"), None)
     assert report.findings == []
     assert report.layers[2].params == 64 * 64 + 64  # formula: Conv2d(64, 64, 1) with bias (128 * 0.5 = 64)
+
+
+@pytest.mark.parametrize("value", ['"1e"', "-4", "true", ".inf"])
+def test_anchor_values_must_be_positive_pixel_counts(tmp_path, value):
+    """A mutated anchor value (found by the fuzz test) is said in archscope's words, never Python's float()."""
+    path = tmp_path / "bad-anchors.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        nc: 80
+        depth_multiple: 0.33
+        width_multiple: 0.25
+        anchors:
+          - [10, 13, {value}, 30]
+        backbone:
+          [[-1, 1, Conv, [64, 3, 2]]]
+        head:
+          [[-1, 1, Detect, [nc, anchors]]]
+        """))
+    with pytest.raises(ArchscopeError, match=r"anchors are numbers of pixels \(0 or more\)") as exc:
+        archscope.profile(str(path))
+    assert "convert" not in str(exc.value) and "float" not in str(exc.value)

@@ -683,6 +683,10 @@ class AnchorDetect(nn.Module):
         na = len(anchors[0]) // 2
         if na < 1 or any(len(a) != 2 * na for a in anchors):
             raise ArchscopeError("Detect (YOLOv5): every level needs the same, even number of anchor values")
+        bad = next((v for a in anchors for v in a
+                    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf")), None)
+        if bad is not None:
+            raise ArchscopeError(f"Detect (YOLOv5): anchors are numbers of pixels (0 or more), got {bad!r}")
         self.no = self.nc + 5
         self.nl = len(ch)
         self.na = na
