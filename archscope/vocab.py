@@ -74,7 +74,7 @@ FORMAT_ALIASES = {"markdown": "md"}
 #: The formats each command writes: its ``--format`` offers these and no others (snapshot writes JSON only).
 COMMAND_FORMATS: dict[str, tuple[str, ...]] = {
     "profile": FORMATS, "compare": FORMATS, "bench": FORMATS,
-    "check": ("table", "json", "md"), "devices": ("table", "json"),
+    "check": ("table", "json", "md"), "devices": ("table", "json"), "sweep": ("table", "json", "csv", "md"),
 }
 FORMAT_BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html",
                     ".htm": "html", ".txt": "table"}
