@@ -100,7 +100,8 @@ def evaluate(task: PointTask, settings: SweepSettings) -> SweepPoint:
                                       layers=range(len(built.layers))))
     t = report.totals
     return SweepPoint(model=task.label, imgsz=[task.size, task.size], batch=task.batch, params=t.params,
-                      flops=t.flops or 0, attention_flops=t.attention_flops or 0, bytes_unfused=t.bytes_unfused or 0,
+                      flops=t.flops or 0, mac_flops=t.mac_flops or 0, attention_flops=t.attention_flops or 0,
+                      bytes_unfused=t.bytes_unfused or 0,
                       bytes_fused=t.bytes_fused or 0, attention_bytes=t.attention_bytes or 0,
                       attention_bytes_fused=t.attention_bytes_fused or 0,
                       peak_activation_bytes=t.peak_activation_bytes or 0, predicted_ms=t.predicted_ms)

@@ -22,7 +22,7 @@ from archscope.util.units import fmt_sig
 
 CSV_COLUMNS = ["model", "path", "scale", "imgsz_h", "imgsz_w", "batch", "params", "flops", "attention_flops",
                "bytes_unfused", "bytes_fused", "attention_bytes", "attention_bytes_fused", "peak_activation_bytes",
-               "predicted_ms", "vs_first", "measured_ms", "measured_runs", "not_measured"]
+               "predicted_ms", "vs_first", "measured_ms", "measured_runs", "not_measured", "mac_flops"]
 
 
 def _cols(report: SweepReport) -> list[Col]:

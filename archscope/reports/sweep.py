@@ -18,7 +18,7 @@ from archscope.util.show import text_of
 SCHEMA = "archscope.sweep/1"
 
 #: The per-point figures a sweep records (SweepPoint fields), in the order the CSV writes them.
-FIGURES = ("params", "flops", "attention_flops", "bytes_unfused", "bytes_fused", "attention_bytes",
+FIGURES = ("params", "flops", "mac_flops", "attention_flops", "bytes_unfused", "bytes_fused", "attention_bytes",
            "attention_bytes_fused", "peak_activation_bytes", "predicted_ms", "measured_ms")
 
 
@@ -38,6 +38,7 @@ class SweepPoint:
     batch: int
     params: int
     flops: int
+    mac_flops: int  # the multiply-add part of flops (a multiply-add counts 2)
     attention_flops: int
     bytes_unfused: int
     bytes_fused: int
