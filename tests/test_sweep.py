@@ -9,6 +9,7 @@ import io
 import json
 import struct
 import textwrap
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -121,6 +122,34 @@ def test_points_equal_the_formula_and_individual_profiles(models):
     for size in sizes:
         one, two = report.point("convnet", size, 1), report.point("convnet", size, 2)
         assert two.flops == 2 * one.flops and two.bytes_unfused > one.bytes_unfused
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_configs"
+
+
+@pytest.mark.parametrize("name", ["yolov8n-mqa-kv2.yaml", "rtdetr-l-mqa.yaml", "tiny-detector.yaml"])
+def test_one_build_reshaped_per_point_counts_as_a_fresh_profile(name):
+    """The engine builds a model once and re-runs only the shape pass for the next point: heads that cache anchors
+    by shape (Detect, RTDETRDecoder) and AIFI-like position embeddings must give what a fresh profile gives, in any
+    order of sizes and batches."""
+    path = str(SAMPLES / name)
+    tasks = [PointTask("m", path, None, size, batch) for size, batch in ((256, 1), (128, 2), (320, 1), (128, 1))]
+    for task, point in zip(tasks, run_points(tasks, SweepSettings(device_spec="cpu"))):
+        t = api.profile(path, imgsz=task.size, batch=task.batch, device_spec="cpu").totals
+        assert (point.flops, point.mac_flops, point.attention_flops, point.bytes_unfused, point.bytes_fused,
+                point.attention_bytes, point.attention_bytes_fused, point.peak_activation_bytes, point.params) == \
+               (t.flops, t.mac_flops, t.attention_flops, t.bytes_unfused, t.bytes_fused, t.attention_bytes,
+                t.attention_bytes_fused, t.peak_activation_bytes, t.params)
+        assert point.predicted_ms == pytest.approx(t.predicted_ms, rel=1e-12)
+
+
+def test_a_file_changed_between_sweeps_is_read_again(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(CONVNET)
+    first = api.sweep([str(path)], imgsz="32").points[0]
+    path.write_text(CONVNET.replace("[8, 1, 1]]    # 3", "[16, 1, 1]]    # 3"))
+    second = api.sweep([str(path)], imgsz="32").points[0]
+    assert second.params == first.params + 16 * 8 + 2 * 8
 
 
 def test_workers_give_the_same_points_in_the_same_order(models):

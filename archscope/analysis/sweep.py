@@ -78,16 +78,9 @@ def evaluate(task: PointTask, settings: SweepSettings) -> SweepPoint:
     forward, no sub-modules: a sweep reports totals)."""
     from archscope.analysis.analyze import analyze
     from archscope.analysis.to_report import add_costs, add_roofline, make_report
-    from archscope.build.builder import BuildOptions, build_model
 
-    spec = _spec(task.path)
     try:
-        built = build_model(spec, BuildOptions(scale=task.scale, nc=task.nc, ch=task.ch, imgsz=(task.size, task.size),
-                                               batch=task.batch))
-        if settings.fuse:
-            from archscope.build.fuse import deploy_built
-
-            built = deploy_built(built)
+        built = _built(task, settings)
         costs = analyze(built, dtype=settings.dtype, legacy=False)
     except ArchscopeError as exc:  # which point of the sweep, then what went wrong there
         raise ArchscopeError(f"at imgsz {task.size}, batch {task.batch}: {exc.message}", file=exc.file or task.path,
@@ -105,6 +98,27 @@ def evaluate(task: PointTask, settings: SweepSettings) -> SweepPoint:
                       bytes_fused=t.bytes_fused or 0, attention_bytes=t.attention_bytes or 0,
                       attention_bytes_fused=t.attention_bytes_fused or 0,
                       peak_activation_bytes=t.peak_activation_bytes or 0, predicted_ms=t.predicted_ms)
+
+
+_BUILT: dict[tuple, object] = {}  # per process: each model is built once, then only re-shaped for every point
+
+
+def _built(task: PointTask, settings: SweepSettings):
+    """The model of ``task`` at its size and batch: built (and deployed with ``fuse``) on its first point, then the
+    same modules with the shape pass run again (``archscope.build.builder.resized``) for every other point."""
+    from archscope.build.builder import BuildOptions, build_model, resized
+
+    key = (task.path, task.scale, task.nc, task.ch, settings.fuse)
+    if key not in _BUILT:
+        built = build_model(_spec(task.path), BuildOptions(scale=task.scale, nc=task.nc, ch=task.ch,
+                                                           imgsz=(task.size, task.size), batch=task.batch))
+        if settings.fuse:
+            from archscope.build.fuse import deploy_built
+
+            built = deploy_built(built)
+        _BUILT[key] = built
+        return built
+    return resized(_BUILT[key], (task.size, task.size), task.batch)  # type: ignore[arg-type]
 
 
 _SPECS: dict[str, object] = {}  # per process: a model file is read and parsed once, whatever the number of points
@@ -162,6 +176,8 @@ def run_points(tasks: Sequence[PointTask], settings: SweepSettings, *, jobs: int
         raise ArchscopeError(f"--jobs must be a positive integer, got {jobs!r}")
     if len(tasks) > MAX_POINTS:
         raise ArchscopeError(f"a sweep of {len(tasks):,} points is more than {MAX_POINTS:,}: fewer sizes or models")
+    for cache in (_BUILT, _SPECS, _DEVICES):  # files may have changed since the last sweep in this process
+        cache.clear()
     if settings.device_spec is not None:
         _device(settings.device_spec).peak(settings.dtype)  # an unknown preset or dtype: said before any work
     for task in dict.fromkeys(t.path for t in tasks):

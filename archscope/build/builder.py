@@ -108,6 +108,21 @@ def build_model(spec: ModelSpec, options: BuildOptions = BuildOptions(), registr
     return BuiltModel(spec, scaling, nc, ch_in, options.imgsz, options.batch, model, layers, max_stride)
 
 
+def resized(built: BuiltModel, imgsz: tuple[int, int], batch: int) -> BuiltModel:
+    """The same modules at another image size and batch: no module is built again (a block's construction never
+    depends on the image size), only the shape pass runs, with the errors ``build_model`` gives at that size.
+    The modules are shared with ``built``: use one of the two at a time (``archscope sweep`` walks a model's sizes
+    one after the other)."""
+    from dataclasses import replace
+
+    options = BuildOptions(scale=built.scaling.scale, nc=built.nc, ch=built.ch, imgsz=imgsz, batch=batch)
+    _check_options(options)
+    shapes, strides, max_stride = _propagate(built.model, built.spec, built.layers, options, built.ch)
+    layers = [_with_shape(info, shapes.get(info.index), strides.get(info.index)) for info in built.layers]
+    _hand_strides_to_heads(built.model, layers)
+    return replace(built, imgsz=imgsz, batch=batch, layers=layers, max_stride=max_stride)
+
+
 def _check_options(options: BuildOptions) -> None:
     from archscope.spec.model_spec import MAX_CHANNELS as MAX_INPUT_CHANNELS
     from archscope.spec.model_spec import MAX_CLASSES
