@@ -557,8 +557,12 @@ def sweep(
     first = {p.model: p for p in reversed(points)}
     models = [SweepModel(label, source.path, os.path.splitext(os.path.basename(source.path))[0], source.scale,
                          first[label].params) for label, source in zip(labels, parsed)]
-    notes = [f"{len(points)} points ({len(models)} models x {len(sizes)} sizes x {len(batches)} batches) counted "
-             f"on the meta device in {seconds:.1f} s with {jobs} job{'s' if jobs != 1 else ''}"]
+    def many(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n != 1 else ''}"
+
+    notes = [f"{many(len(points), 'point')} ({many(len(models), 'model')} x {many(len(sizes), 'size')} x "
+             f"{many(len(batches), 'batch').replace('batchs', 'batches')}) counted on the meta device in "
+             f"{seconds:.1f} s with {many(jobs, 'job')}"]
     report = SweepReport(models=models, points=points, device_spec=device.name,
                          predicted_unit="relative" if device.relative_only else "ms", dtype=dtype, imgsz=sizes,
                          batches=list(batches), notes=notes)
