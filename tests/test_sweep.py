@@ -340,3 +340,24 @@ def test_the_report_prints_as_a_table_in_python(models):
     report = api.sweep([str(models["convnet"])], imgsz="32,64")
     text = textwrap.dedent(str(report))
     assert text.startswith("sweep of convnet: 2 sizes 32-64 px")
+
+
+def test_the_plot_with_measured_times_draws_them_dashed():
+    pytest.importorskip("matplotlib")
+    from archscope.render.sweep_plot import sweep_figure
+
+    report = _synthetic({"mhsa": [2.0, 4.0, 8.0], "mqa": [1.0, 3.0, 10.0]})
+    for p in report.points:
+        p.measured_ms = p.predicted_ms * 3
+    report.crossovers = find_crossovers(report)
+    assert [c.basis for c in report.crossovers] == ["predicted", "measured"]
+    fig = sweep_figure(report)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["mhsa (predicted)", "mhsa (measured)", "mqa (predicted)", "mqa (measured)",
+                      "predicted-time crossover (numbered below)"]
+    dashed = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == "--"]
+    assert [list(line.get_ydata()) for line in dashed] == [[6.0, 12.0, 24.0], [3.0, 9.0, 30.0]]
+    ratio = [line for line in fig.axes[1].get_lines() if line.get_linestyle() == "--"]
+    assert [list(line.get_ydata()) for line in ratio] == [[0.5, 0.75, 1.25]]
+    assert fig.axes[1].get_ylabel().startswith("time / mhsa")
+    assert "mqa stops paying off over mhsa above 352 px" in fig._supxlabel.get_text()

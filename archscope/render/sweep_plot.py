@@ -62,6 +62,11 @@ def sweep_figure(report: SweepReport):
             if k and predicted:
                 ratio = [(x, y / base[x]) for x, y in predicted if base.get(x)]
                 middle.plot(*zip(*ratio), color=colour, marker=marker, markersize=4, linewidth=1.6)
+            base_timed = dict(report.series(reference, batch, "measured"))
+            ratio_timed = [(x, y / base_timed[x]) for x, y in timed if base_timed.get(x)]
+            if k and ratio_timed:
+                middle.plot(*zip(*ratio_timed), color=colour, marker=marker, markersize=5, markerfacecolor="none",
+                            linestyle="--", linewidth=1.2)
             moved = _bytes_series(report, model, batch)
             bottom.plot(*zip(*moved), color=colour, marker=marker, markersize=4, linewidth=wide)
         for c in (c for c in crossings if c.batch == batch):
@@ -92,7 +97,8 @@ def sweep_figure(report: SweepReport):
         if col == 0:
             how = "predicted and measured" if measured else "predicted"
             top.set_ylabel(f"{how} time per forward ({unit})")
-            middle.set_ylabel(f"predicted time / {reference}\n(below 1: faster)")
+            what = "time" if measured else "predicted time"
+            middle.set_ylabel(f"{what} / {reference}\n(below 1: faster)")
             bottom.set_ylabel("memory traffic per forward (MB, unfused)")
     axes[0][0].set_xlim(sizes[0] - (sizes[-1] - sizes[0]) * 0.03 - 1, sizes[-1] + (sizes[-1] - sizes[0]) * 0.03 + 1)
     handles, labels = axes[0][0].get_legend_handles_labels()
