@@ -596,7 +596,10 @@ def _bench_points(report: SweepReport, sources: Sequence[Source], labels: Sequen
         raise ArchscopeError(f"--dtype must be one of {', '.join(BENCH_DTYPES)} for timing, got {dtype!r}")
     runs = SWEEP_BENCH_RUNS if runs is None and min_time is None else runs
     warmup = SWEEP_BENCH_WARMUP if warmup is None else warmup
-    timing_plan(runs, min_time)  # bad counts: said before the first point
+    timing_plan(runs, min_time)  # bad counts: said once, before the first point, not as every point's failure
+    for name, value, low in (("--warmup", warmup, 0), ("--threads", threads, 1)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            raise ArchscopeError(f"{name} must be an integer >= {low}, got {value!r}")
     if measure is None:
         from archscope.measure.runner import resolve_device
 

@@ -321,6 +321,9 @@ def test_the_plot_is_written(models, tmp_path):
     (["--device-spec", "nosuch"], "nosuch"),
     (["--plot", "x.gif"], "--plot must end in"),
     (["-o", "x.html"], "sweep writes table, json, csv or md"),
+    (["--bench", "--threads", "0", "--imgsz", "32"], "--threads must be an integer >= 1"),
+    (["--bench", "--runs", "0", "--imgsz", "32"], "--runs must be a positive integer"),
+    (["--bench", "--device", "cuda:7", "--imgsz", "32"], "--device cuda:7"),
 ])
 def test_bad_input_is_one_line_exit_2(models, args, words):
     result = runner.invoke(app, ["sweep", str(models["convnet"]), *args])
