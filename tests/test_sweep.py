@@ -272,6 +272,11 @@ def test_json_reads_back_and_csv_has_one_row_per_point(models, tmp_path):
     assert len(rows) == 10 and rows[0]["model"] == "wide" and rows[0]["vs_first"] == "1.0"
     assert {r["imgsz_h"] for r in rows} == {"64", "128", "192", "256", "320"}
     assert float(rows[1]["predicted_ms"]) == back.point("attn", 64, 1).predicted_ms
+    result = runner.invoke(app, ["sweep", str(models["wide"]), str(models["attn"]), "--imgsz", "64,320", "-f", "md"])
+    lines = result.stdout.splitlines()
+    assert lines[2] == "| model | imgsz | batch | GFLOPs | MB moved | attn MB | pred ms | x first |"
+    assert len([line for line in lines if line.startswith("| wide |") or line.startswith("| attn |")]) == 4
+    assert any(line.startswith("- crossover: attn stops paying off over wide above") for line in lines)
 
 
 def test_the_table_fits_80_columns_and_names_the_crossover(models):
