@@ -508,6 +508,7 @@ def sweep(
     fuse: bool = False,
     blocks: Sequence[str] = (),
     jobs: int = 1,
+    layer: int | None = None,
     bench: bool = False,
     bench_device: str = "auto",
     threads: int | None = None,
@@ -525,7 +526,10 @@ def sweep(
     times every point (archscope bench on ``bench_device``; by default ``runs`` 5 and ``warmup`` 1 per point, one
     point after the other in this process so that the timings do not compete); a point that does not fit the
     device's memory, or fails there, is kept with ``not_measured`` saying why. ``measure(source, *, imgsz, batch,
-    dtype, device, threads, warmup, runs, min_time, fuse)`` replaces the timing (it returns the median in ms).
+    dtype, device, threads, warmup, runs, min_time, fuse, per_layer)`` replaces the timing (it returns the median
+    in ms, or with ``per_layer`` a pair: the median and the ``layer``'s median or None). ``layer``: also record that
+    YAML layer's figures at every point, and compare models by its time (crossovers, plot) instead of the whole
+    model's; with ``bench`` the layer is timed alone too (bench's ``per_layer``).
     """
     import time
 
@@ -550,7 +554,9 @@ def sweep(
     labels = _labels(parsed)
     tasks = [PointTask(label, source.path, source.scale, size, b, nc, ch)
              for label, source in zip(labels, parsed) for b in batches for size in sizes]
-    settings = SweepSettings(dtype=dtype, device_spec=device_spec, fuse=fuse, blocks=tuple(blocks))
+    if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int) or layer < 0):
+        raise ArchscopeError(f"--layer must be a YAML layer index >= 0, got {layer!r}")
+    settings = SweepSettings(dtype=dtype, device_spec=device_spec, fuse=fuse, blocks=tuple(blocks), layer=layer)
     started = time.perf_counter()
     points = run_points(tasks, settings, jobs=jobs)
     seconds = time.perf_counter() - started
@@ -565,7 +571,7 @@ def sweep(
              f"{seconds:.1f} s with {many(jobs, 'job')}"]
     report = SweepReport(models=models, points=points, device_spec=device.name,
                          predicted_unit="relative" if device.relative_only else "ms", dtype=dtype, imgsz=sizes,
-                         batches=list(batches), notes=notes)
+                         batches=list(batches), notes=notes, layer=layer)
     if bench:
         report.bench = _bench_points(report, parsed, labels, bench_device=bench_device, dtype=dtype, fuse=fuse,
                                      threads=threads, warmup=warmup, runs=runs, min_time=min_time, measure=measure,
@@ -605,9 +611,12 @@ def _bench_points(report: SweepReport, sources: Sequence[Source], labels: Sequen
 
         device = resolve_device(bench_device)  # a missing device: one error, not one per point
 
-        def measure(source: Source, **options: Any) -> float:
-            result = bench(source.path, scale=source.scale, **options)
-            return result.batches[0].median_ms
+        def measure(source: Source, *, per_layer: bool = False, **options: Any) -> Any:
+            result = bench(source.path, scale=source.scale, per_layer=per_layer, **options)
+            timed = result.batches[0]
+            if not per_layer:
+                return timed.median_ms
+            return timed.median_ms, next((r.median_ms for r in timed.layers or () if r.index == report.layer), None)
     else:
         device = bench_device
     by_label = dict(zip(labels, sources))
@@ -615,9 +624,10 @@ def _bench_points(report: SweepReport, sources: Sequence[Source], labels: Sequen
         if progress is not None:
             progress(f"bench {point.model} {point.size} px batch {point.batch}", k, len(report.points))
         try:
-            point.measured_ms = measure(by_label[point.model], imgsz=point.size, batch=point.batch, dtype=dtype,
-                                        device=device, threads=threads, warmup=warmup, runs=runs, min_time=min_time,
-                                        fuse=fuse)
+            layered = {"per_layer": True} if report.layer is not None else {}
+            timed = measure(by_label[point.model], imgsz=point.size, batch=point.batch, dtype=dtype, device=device,
+                            threads=threads, warmup=warmup, runs=runs, min_time=min_time, fuse=fuse, **layered)
+            point.measured_ms, point.layer_measured_ms = timed if isinstance(timed, tuple) else (timed, None)
             point.measured_runs = runs
         except ArchscopeError as exc:  # does not fit memory, or the forward failed there: the point stays unmeasured
             point.not_measured = exc.message

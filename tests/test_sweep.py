@@ -19,6 +19,7 @@ from archscope.analysis.sweep import PointTask, SweepSettings, chunks, parse_siz
 from archscope.cli.app import app
 from archscope.compare.sweep import find_crossovers, flips, pair_crossovers
 from archscope.errors import ArchscopeError
+from archscope.render.sweep import render_sweep
 from archscope.reports.sweep import SweepModel, SweepPoint, SweepReport
 
 runner = CliRunner()
@@ -369,3 +370,33 @@ def test_the_plot_with_measured_times_draws_them_dashed():
     assert [list(line.get_ydata()) for line in ratio] == [[0.5, 0.75, 1.25]]
     assert fig.axes[1].get_ylabel().startswith("time / mhsa")
     assert "mqa stops paying off over mhsa above 352 px" in fig._supxlabel.get_text()
+
+
+def test_layer_figures_are_the_profiles_layer_row_and_drive_the_crossovers(models):
+    path = str(SAMPLES / "yolov8n-mqa.yaml")
+    report = api.sweep([str(SAMPLES / "yolov8n-mhsa.yaml"), path], imgsz="128,256", layer=7, device_spec="cpu")
+    assert report.layer == 7 and report.to_dict()["layer"] == 7
+    for size in (128, 256):
+        row = api.profile(path, imgsz=size, device_spec="cpu").layers[7]
+        point = report.point("yolov8n-mqa", size, 1)
+        assert (point.layer_module, point.layer_flops, point.layer_bytes_unfused, point.layer_attention_bytes,
+                point.layer_attention_bytes_fused) == (row.module, row.flops, row.bytes_unfused, row.attention_bytes,
+                                                       row.attention_bytes_fused)
+        assert point.layer_predicted_ms == pytest.approx(row.predicted_ms, rel=1e-12)
+    assert report.series("yolov8n-mqa", 1) == [(s, report.point("yolov8n-mqa", s, 1).layer_predicted_ms)
+                                               for s in (128, 256)]
+    assert "(layer 7's time, predicted on cpu, batch 1;" in report.findings[0]
+    with pytest.raises(ArchscopeError, match="--layer 99: the model has layers 0 to 23"):
+        api.sweep([path], imgsz="128", layer=99)
+
+
+def test_bench_with_a_layer_times_it_alone(models):
+    def measure(source, **options):
+        assert options["per_layer"] is True
+        return options["imgsz"] / 10, options["imgsz"] / 100
+
+    report = api.sweep([str(models["convnet"])], imgsz="32,64", layer=1, bench=True, measure=measure)
+    assert [(p.measured_ms, p.layer_measured_ms) for p in report.points] == [(3.2, 0.32), (6.4, 0.64)]
+    assert report.series("convnet", 1, "measured") == [(32, 0.32), (64, 0.64)]
+    header = next(line for line in render_sweep(report, "table", width=200).splitlines() if line.startswith("model"))
+    assert header.split("  ")[-4:] == ["L1 pred ms", "L1 x first", "L1 meas ms", "L1 meas x"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from archscope.errors import ArchscopeError
 from archscope.reports.sweep import SweepPoint
@@ -71,6 +72,7 @@ class SweepSettings:
     device_spec: str | None = "cpu"  # roofline device: a preset name or a device file (None: no predicted time)
     fuse: bool = False
     blocks: tuple[str, ...] = ()  # user block files or modules, registered in every worker too
+    layer: int | None = None  # also record this YAML layer's own figures at every point
 
 
 def evaluate(task: PointTask, settings: SweepSettings) -> SweepPoint:
@@ -92,12 +94,22 @@ def evaluate(task: PointTask, settings: SweepSettings) -> SweepPoint:
         add_roofline(report, roofline(_device(settings.device_spec), settings.dtype, costs.ops,
                                       layers=range(len(built.layers))))
     t = report.totals
+    extra: dict[str, Any] = {}
+    if settings.layer is not None:
+        if not 0 <= settings.layer < len(report.layers):
+            raise ArchscopeError(f"--layer {settings.layer}: the model has layers 0 to {len(report.layers) - 1}",
+                                 file=task.path)
+        row = report.layers[settings.layer]
+        extra = dict(layer_module=row.module, layer_flops=row.flops, layer_bytes_unfused=row.bytes_unfused,
+                     layer_attention_bytes=row.attention_bytes, layer_attention_bytes_fused=row.attention_bytes_fused,
+                     layer_predicted_ms=row.predicted_ms)
     return SweepPoint(model=task.label, imgsz=[task.size, task.size], batch=task.batch, params=t.params,
                       flops=t.flops or 0, mac_flops=t.mac_flops or 0, attention_flops=t.attention_flops or 0,
                       bytes_unfused=t.bytes_unfused or 0,
                       bytes_fused=t.bytes_fused or 0, attention_bytes=t.attention_bytes or 0,
                       attention_bytes_fused=t.attention_bytes_fused or 0,
-                      peak_activation_bytes=t.peak_activation_bytes or 0, predicted_ms=t.predicted_ms)
+                      peak_activation_bytes=t.peak_activation_bytes or 0, predicted_ms=t.predicted_ms,
+                      **extra)
 
 
 _BUILT: dict[tuple, object] = {}  # per process: each model is built once, then only re-shaped for every point

@@ -37,6 +37,8 @@ def sweep(
     dtype: DtypeOption = Dtype("fp32"),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes for the counting (spawned; each costs about "
                              "2 s to start, worth it from a few hundred points)."),
+    layer: Optional[int] = typer.Option(None, "--layer", help="Also record this YAML layer's figures at every "
+                                        "point and compare the models by its time (crossovers, plot)."),
     bench: bool = typer.Option(False, "--bench", help="Also time every point (archscope bench, 5 runs after 1 "
                                "warm-up unless --runs/--min-time say otherwise); a point that does not fit memory "
                                "is left untimed."),
@@ -82,7 +84,7 @@ def sweep(
         check_plot(plot)
     with progress_bar(enabled=None if bench else False) as progress:
         report = run_sweep(models, imgsz=imgsz, batch=batch, dtype=dtype.value, device_spec=device_spec, nc=nc,
-                           ch=ch, fuse=bool(fuse), blocks=tuple(blocks or ()), jobs=jobs, bench=bench,
+                           ch=ch, fuse=bool(fuse), blocks=tuple(blocks or ()), jobs=jobs, layer=layer, bench=bench,
                            bench_device=device, threads=threads, warmup=warmup, runs=runs, min_time=min_time,
                            progress=progress)
     from archscope.render.sweep import print_sweep, render_sweep

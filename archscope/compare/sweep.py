@@ -73,7 +73,8 @@ def pair_crossovers(report: SweepReport, first: str, second: str, batch: int, ba
     ya, yb = [a[s] for s in sizes], [b[s] for s in sizes]
     ratios = [y2 / y1 if y1 else float("inf") for y1, y2 in zip(ya, yb)]
     span = [min(ratios), max(ratios)]
-    where = f"{basis}" + (f" on {report.device_spec}" if basis == "predicted" else "") + f", batch {batch}"
+    where = (f"layer {report.layer}'s time, " if report.layer is not None else "") + f"{basis}" + \
+        (f" on {report.device_spec}" if basis == "predicted" else "") + f", batch {batch}"
     ends = (f"{_ratio(ratios[0])} at {_px(sizes[0])}, {_ratio(ratios[-1])} at {_px(sizes[-1])}")
     found = flips(sizes, ya, yb)
     out: list[Crossover] = []

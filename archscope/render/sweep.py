@@ -22,7 +22,9 @@ from archscope.util.units import fmt_sig
 
 CSV_COLUMNS = ["model", "path", "scale", "imgsz_h", "imgsz_w", "batch", "params", "flops", "attention_flops",
                "bytes_unfused", "bytes_fused", "attention_bytes", "attention_bytes_fused", "peak_activation_bytes",
-               "predicted_ms", "vs_first", "measured_ms", "measured_runs", "not_measured", "mac_flops"]
+               "predicted_ms", "vs_first", "measured_ms", "measured_runs", "not_measured", "mac_flops",
+               "layer_module", "layer_flops", "layer_bytes_unfused", "layer_attention_bytes",
+               "layer_attention_bytes_fused", "layer_predicted_ms", "layer_measured_ms"]
 
 
 def _cols(report: SweepReport) -> list[Col]:
@@ -33,6 +35,13 @@ def _cols(report: SweepReport) -> list[Col]:
             Col("x first", "x_first", number=True, priority=1)]
     if report.bench is not None:
         cols += [Col("meas ms", "meas", number=True, priority=0), Col("meas x", "meas_x", number=True, priority=1)]
+    if report.layer is not None:
+        n = report.layer
+        cols += [Col(f"L{n} pred ms", "layer_pred", number=True, priority=0),
+                 Col(f"L{n} x first", "layer_x_first", number=True, priority=1)]
+        if report.bench is not None:
+            cols += [Col(f"L{n} meas ms", "layer_meas", number=True, priority=0),
+                     Col(f"L{n} meas x", "layer_meas_x", number=True, priority=1)]
     return cols
 
 
@@ -62,6 +71,11 @@ def rows(report: SweepReport) -> list[list[str]]:
         if report.bench is not None:
             row += [fmt_sig(p.measured_ms, 3) if p.measured_ms is not None else "n/a",
                     _x(vs_first(report, p, "measured_ms"))]
+        if report.layer is not None:
+            row += [fmt_sig(p.layer_predicted_ms, 3), _x(vs_first(report, p, "layer_predicted_ms"))]
+            if report.bench is not None:
+                row += [fmt_sig(p.layer_measured_ms, 3) if p.layer_measured_ms is not None else "n/a",
+                        _x(vs_first(report, p, "layer_measured_ms"))]
         out.append(row)
     return out
 
@@ -69,8 +83,9 @@ def rows(report: SweepReport) -> list[list[str]]:
 def headline(report: SweepReport) -> str:
     models = ", ".join(m.label for m in report.models)
     unit = " (relative units)" if report.predicted_unit == "relative" else ""
+    layer = f"; crossovers of layer {report.layer}'s time" if report.layer is not None else ""
     return (f"sweep of {models}: {len(report.imgsz)} sizes {report.imgsz[0]}-{report.imgsz[-1]} px, batch "
-            f"{', '.join(map(str, report.batches))}, {report.dtype}, predicted on {report.device_spec}{unit}")
+            f"{', '.join(map(str, report.batches))}, {report.dtype}, predicted on {report.device_spec}{unit}{layer}")
 
 
 def footer_lines(report: SweepReport) -> list[str]:

@@ -21,7 +21,10 @@ def _interpolated(series: list[tuple[int, float]], at: float) -> float | None:
 
 
 def _bytes_series(report: SweepReport, model: str, batch: int) -> list[tuple[int, float]]:
-    return sorted((p.size, p.bytes_unfused / 1e6) for p in report.points if p.model == model and p.batch == batch)
+    """MB moved by the whole model, or by the sweep's layer."""
+    out = [(p.size, p.bytes_unfused if report.layer is None else p.layer_bytes_unfused)
+           for p in report.points if p.model == model and p.batch == batch]
+    return sorted((s, b / 1e6) for s, b in out if b is not None)
 
 
 def sweep_figure(report: SweepReport):
@@ -96,17 +99,21 @@ def sweep_figure(report: SweepReport):
         bottom.set_xlabel("image size (px, square input)")
         if col == 0:
             how = "predicted and measured" if measured else "predicted"
-            top.set_ylabel(f"{how} time per forward ({unit})")
+            whose = f"layer {report.layer}: " if report.layer is not None else ""
+            top.set_ylabel(f"{whose}{how} time per forward ({unit})")
             what = "time" if measured else "predicted time"
             middle.set_ylabel(f"{what} / {reference}\n(below 1: faster)")
-            bottom.set_ylabel("memory traffic per forward (MB, unfused)")
+            bottom.set_ylabel(f"{whose}memory traffic per forward\n(MB, unfused)" if whose else
+                              "memory traffic per forward (MB, unfused)")
     axes[0][0].set_xlim(sizes[0] - (sizes[-1] - sizes[0]) * 0.03 - 1, sizes[-1] + (sizes[-1] - sizes[0]) * 0.03 + 1)
     handles, labels = axes[0][0].get_legend_handles_labels()
     if crossings:
         handles.append(Line2D([], [], marker="X", color="black", linestyle="", markersize=8))
         labels.append("predicted-time crossover (numbered below)")
+    of_what = f" of layer {report.layer}" if report.layer is not None else ""
     fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 3), fontsize=8, frameon=False,
-               title=f"Sweep on {report.device_spec} ({report.dtype}): time and bytes moved against image size",
+               title=f"Sweep on {report.device_spec} ({report.dtype}): time and bytes moved{of_what} against image "
+                     f"size",
                title_fontsize=11)
     if not captions:
         captions = ["no predicted-time crossover: the models keep their order at every size swept"]

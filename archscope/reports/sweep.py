@@ -49,6 +49,14 @@ class SweepPoint:
     measured_ms: float | None = None  # --bench: median forward time of the batch
     measured_runs: int | None = None
     not_measured: str | None = None  # --bench: why this point was not timed (does not fit memory, ...)
+    # --layer N: that YAML layer's own figures at this point (None without --layer)
+    layer_module: str | None = None
+    layer_flops: int | None = None
+    layer_bytes_unfused: int | None = None
+    layer_attention_bytes: int | None = None
+    layer_attention_bytes_fused: int | None = None
+    layer_predicted_ms: float | None = None
+    layer_measured_ms: float | None = None  # --bench --layer: the layer timed alone (bench --per-layer's median)
 
     @property
     def size(self) -> int:
@@ -89,11 +97,15 @@ class SweepReport:
     findings: list[str] = field(default_factory=list)  # the crossovers in words, then anything else to say
     notes: list[str] = field(default_factory=list)  # how the sweep ran (jobs, seconds, bench settings)
     bench: dict[str, Any] | None = None  # --bench: the torch device, threads, runs, warm-up
+    layer: int | None = None  # --layer N: the times compared (series, crossovers, plot) are that layer's
     schema: str = SCHEMA
 
     def series(self, model: str, batch: int, basis: str = "predicted") -> list[tuple[int, float]]:
-        """(image size, time) of ``model`` at ``batch`` in size order, the points without that time left out."""
+        """(image size, time) of ``model`` at ``batch`` in size order, the points without that time left out; the
+        time of the sweep's ``layer`` where it has one, else the whole model's."""
         key = "predicted_ms" if basis == "predicted" else "measured_ms"
+        if self.layer is not None:
+            key = f"layer_{key}"
         out = [(p.size, getattr(p, key)) for p in self.points if p.model == model and p.batch == batch]
         return sorted((s, t) for s, t in out if t is not None)
 
@@ -123,6 +135,8 @@ class SweepReport:
         }
         if self.bench is not None:
             out["bench"] = dict(self.bench)
+        if self.layer is not None:
+            out["layer"] = self.layer
         return out
 
     @classmethod
@@ -140,4 +154,5 @@ class SweepReport:
             findings=list(data.get("findings", [])),
             notes=list(data.get("notes", [])),
             bench=data.get("bench"),
+            layer=data.get("layer"),
         )
