@@ -82,9 +82,16 @@ def _bench_text(report: BenchReport) -> str:
     return render_bench(report, "table", width=_terminal_width()).rstrip("\n")
 
 
+def _sweep_text(report) -> str:
+    from archscope.render.sweep import render_sweep
+
+    return render_sweep(report, "table", width=_terminal_width() or 80).rstrip("\n")
+
+
 # print(report) renders the table the command prints (reports may not import the renderers: see archscope.util.show)
 register_text("profile", _profile_text)
 register_text("bench", _bench_text)
+register_text("sweep", _sweep_text)
 
 
 def __getattr__(name: str) -> Any:

@@ -747,3 +747,154 @@ def explain_layers(
     name = os.path.basename(str(path))
     return [breakdown(costs, built.model, i, device, attention=attention, name=name,
                       module=built.layers[i].module) for i in layers]
+# --- sweep: many points of several models, the crossovers between them -------------------------------------------
+
+if TYPE_CHECKING:
+    from archscope.reports.sweep import SweepReport
+
+SWEEP_BENCH_RUNS, SWEEP_BENCH_WARMUP = 5, 1  # --bench in a sweep: a small count per point (a sweep has many)
+
+
+def sweep(
+    sources: Sequence[str],
+    *,
+    imgsz: str | Sequence[int] = "224,256,320,384,448,512,640,768,896,1024,1280",
+    batch: int | str | list[int] = 1,
+    dtype: str = "fp32",
+    device_spec: str = "cpu",
+    nc: int | None = None,
+    ch: int | None = None,
+    fuse: bool = False,
+    blocks: Sequence[str] = (),
+    jobs: int = 1,
+    layer: int | None = None,
+    bench: bool = False,
+    bench_device: str = "auto",
+    threads: int | None = None,
+    warmup: int | None = None,
+    runs: int | None = None,
+    min_time: float | None = None,
+    measure: Callable[..., Any] | None = None,
+    progress: Progress | None = None,
+) -> SweepReport:
+    """Profile every model of ``sources`` at every square image size of ``imgsz`` and every batch of ``batch``
+    (on the meta device, as :func:`profile`; ``jobs`` worker processes), and name the crossovers: for each pair of
+    models, the image size where their predicted time order flips.
+
+    ``imgsz``: ``"224,256,320"``, a range ``"256:1280:64"`` (stop included) or a list of ints. ``bench=True`` also
+    times every point (archscope bench on ``bench_device``; by default ``runs`` 5 and ``warmup`` 1 per point, one
+    point after the other in this process so that the timings do not compete); a point that does not fit the
+    device's memory, or fails there, is kept with ``not_measured`` saying why. ``measure(source, *, imgsz, batch,
+    dtype, device, threads, warmup, runs, min_time, fuse, per_layer)`` replaces the timing (it returns the median
+    in ms, or with ``per_layer`` a pair: the median and the ``layer``'s median or None). ``layer``: also record that
+    YAML layer's figures at every point, and compare models by its time (crossovers, plot) instead of the whole
+    model's; with ``bench`` the layer is timed alone too (bench's ``per_layer``).
+    """
+    import time
+
+    from archscope.analysis.sweep import PointTask, SweepSettings, parse_sizes, run_points
+    from archscope.compare.sweep import find_crossovers
+    from archscope.devices.presets import load_device
+    from archscope.reports.sweep import SweepModel, SweepReport
+    from archscope.spec.sources import parse_source
+
+    if not sources:
+        raise ArchscopeError("sweep needs at least one model YAML")
+    if dtype not in ANALYSIS_DTYPES:
+        raise ArchscopeError(f"--dtype must be one of {', '.join(ANALYSIS_DTYPES)}, got {dtype!r}")
+    sizes = parse_sizes(imgsz)
+    batches = parse_batches(batch)
+    device = load_device(device_spec)
+    device.peak(dtype)
+    parsed = [parse_source(str(s)) for s in sources]
+    for source in parsed:
+        if source.is_report:
+            raise ArchscopeError("sweep profiles model YAMLs; a report JSON holds one size only", file=source.path)
+    labels = _labels(parsed)
+    tasks = [PointTask(label, source.path, source.scale, size, b, nc, ch)
+             for label, source in zip(labels, parsed) for b in batches for size in sizes]
+    if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int) or layer < 0):
+        raise ArchscopeError(f"--layer must be a YAML layer index >= 0, got {layer!r}")
+    settings = SweepSettings(dtype=dtype, device_spec=device_spec, fuse=fuse, blocks=tuple(blocks), layer=layer)
+    started = time.perf_counter()
+    points = run_points(tasks, settings, jobs=jobs)
+    seconds = time.perf_counter() - started
+    first = {p.model: p for p in reversed(points)}
+    models = [SweepModel(label, source.path, os.path.splitext(os.path.basename(source.path))[0], source.scale,
+                         first[label].params) for label, source in zip(labels, parsed)]
+    def many(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n != 1 else ''}"
+
+    notes = [f"{many(len(points), 'point')} ({many(len(models), 'model')} x {many(len(sizes), 'size')} x "
+             f"{many(len(batches), 'batch').replace('batchs', 'batches')}) counted on the meta device in "
+             f"{seconds:.1f} s with {many(jobs, 'job')}"]
+    report = SweepReport(models=models, points=points, device_spec=device.name,
+                         predicted_unit="relative" if device.relative_only else "ms", dtype=dtype, imgsz=sizes,
+                         batches=list(batches), notes=notes, layer=layer)
+    if bench:
+        report.bench = _bench_points(report, parsed, labels, bench_device=bench_device, dtype=dtype, fuse=fuse,
+                                     threads=threads, warmup=warmup, runs=runs, min_time=min_time, measure=measure,
+                                     progress=progress)
+    report.crossovers = find_crossovers(report)
+    report.findings = [c.message for c in report.crossovers]
+    return report
+
+
+def _labels(sources: Sequence[Source]) -> list[str]:
+    """Each model's name in the sweep: the file's stem (with ``:scale``), numbered where two would be the same."""
+    names = [os.path.splitext(os.path.basename(s.path))[0] + (f":{s.scale}" if s.scale else "") for s in sources]
+    out: list[str] = []
+    for name in names:
+        label, k = name, 2
+        while label in out:
+            label, k = f"{name}#{k}", k + 1
+        out.append(label)
+    return out
+
+
+def _bench_points(report: SweepReport, sources: Sequence[Source], labels: Sequence[str], *, bench_device: str,
+                  dtype: str, fuse: bool, threads: int | None, warmup: int | None, runs: int | None,
+                  min_time: float | None, measure: Callable[..., Any] | None, progress: Progress | None
+                  ) -> dict[str, Any]:
+    """Time every point of ``report`` in place (median ms), one after the other; return the bench settings."""
+    if dtype not in BENCH_DTYPES:
+        raise ArchscopeError(f"--dtype must be one of {', '.join(BENCH_DTYPES)} for timing, got {dtype!r}")
+    runs = SWEEP_BENCH_RUNS if runs is None and min_time is None else runs
+    warmup = SWEEP_BENCH_WARMUP if warmup is None else warmup
+    timing_plan(runs, min_time)  # bad counts: said once, before the first point, not as every point's failure
+    for name, value, low in (("--warmup", warmup, 0), ("--threads", threads, 1)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            raise ArchscopeError(f"{name} must be an integer >= {low}, got {value!r}")
+    if measure is None:
+        from archscope.measure.runner import resolve_device
+
+        device = resolve_device(bench_device)  # a missing device: one error, not one per point
+
+        def measure(source: Source, *, per_layer: bool = False, **options: Any) -> Any:
+            result = bench(source.path, scale=source.scale, per_layer=per_layer, **options)
+            timed = result.batches[0]
+            if not per_layer:
+                return timed.median_ms
+            return timed.median_ms, next((r.median_ms for r in timed.layers or () if r.index == report.layer), None)
+    else:
+        device = bench_device
+    by_label = dict(zip(labels, sources))
+    for k, point in enumerate(report.points):
+        if progress is not None:
+            progress(f"bench {point.model} {point.size} px batch {point.batch}", k, len(report.points))
+        try:
+            layered = {"per_layer": True} if report.layer is not None else {}
+            timed = measure(by_label[point.model], imgsz=point.size, batch=point.batch, dtype=dtype, device=device,
+                            threads=threads, warmup=warmup, runs=runs, min_time=min_time, fuse=fuse, **layered)
+            point.measured_ms, point.layer_measured_ms = timed if isinstance(timed, tuple) else (timed, None)
+            point.measured_runs = runs
+        except ArchscopeError as exc:  # does not fit memory, or the forward failed there: the point stays unmeasured
+            point.not_measured = exc.message
+    if progress is not None:
+        progress("bench", len(report.points), len(report.points))
+    refused = sum(1 for p in report.points if p.not_measured)
+    if refused:
+        report.notes.append(f"{refused} of {len(report.points)} points not timed (see not_measured), e.g.: "
+                            f"{next(p.not_measured for p in report.points if p.not_measured)}")
+    return {"device": device, "dtype": dtype, "threads": threads, "warmup": warmup, "runs": runs,
+            "min_time": min_time, "fuse": fuse}

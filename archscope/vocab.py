@@ -79,6 +79,7 @@ FORMAT_ALIASES = {"markdown": "md"}
 COMMAND_FORMATS: dict[str, tuple[str, ...]] = {
     "profile": FORMATS, "compare": FORMATS, "bench": FORMATS,
     "check": ("table", "json", "md"), "devices": ("table", "json"), "explain": ("table", "json", "md"),
+    "sweep": ("table", "json", "csv", "md"),
 }
 FORMAT_BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md", ".html": "html",
                     ".htm": "html", ".txt": "table"}

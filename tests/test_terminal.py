@@ -222,7 +222,7 @@ def test_cells_are_text_not_markup():
 
 # --- help, version, completion -----------------------------------------------------------------------------------
 
-COMMANDS = ["profile", "compare", "snapshot", "check", "bench", "blocks", "devices", "calibrate"]
+COMMANDS = ["profile", "compare", "snapshot", "check", "bench", "blocks", "devices", "calibrate", "sweep"]
 
 
 @pytest.mark.parametrize("columns", ["80", "200"])  # click's plain layout below 100 columns, Rich's panels above

@@ -177,7 +177,7 @@ def test_each_command_offers_the_formats_it_writes():
     assert [f.value for f in format_choices("check")] == ["table", "json", "md", "markdown"]
     assert [f.value for f in format_choices("devices")] == ["table", "json"]
     assert [f.value for f in format_choices("profile")] == ["table", "json", "csv", "md", "markdown", "html"]
-    assert set(COMMAND_FORMATS) == {"profile", "compare", "bench", "check", "devices", "explain"}
+    assert set(COMMAND_FORMATS) == {"profile", "compare", "bench", "check", "devices", "explain", "sweep"}
 
 
 @pytest.mark.parametrize("args", [["check", SAMPLE, "--max-params", "5M", "-f", "csv"],

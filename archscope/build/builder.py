@@ -156,6 +156,19 @@ def _unknown_item(name: str, rows: list[LayerSpec], reason: str, style: str) -> 
     else:
         return _short(name)
     return f"{_short(name)} ({where}{f'; {reason}' if reason else ''})"
+def resized(built: BuiltModel, imgsz: tuple[int, int], batch: int) -> BuiltModel:
+    """The same modules at another image size and batch: no module is built again (a block's construction never
+    depends on the image size), only the shape pass runs, with the errors ``build_model`` gives at that size.
+    The modules are shared with ``built``: use one of the two at a time (``archscope sweep`` walks a model's sizes
+    one after the other)."""
+    from dataclasses import replace
+
+    options = BuildOptions(scale=built.scaling.scale, nc=built.nc, ch=built.ch, imgsz=imgsz, batch=batch)
+    _check_options(options)
+    shapes, strides, max_stride = _propagate(built.model, built.spec, built.layers, options, built.ch)
+    layers = [_with_shape(info, shapes.get(info.index), strides.get(info.index)) for info in built.layers]
+    _hand_strides_to_heads(built.model, layers)
+    return replace(built, imgsz=imgsz, batch=batch, layers=layers, max_stride=max_stride)
 
 
 def _check_options(options: BuildOptions) -> None:

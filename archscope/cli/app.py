@@ -13,7 +13,7 @@ try:  # Ctrl-C while the command line is still importing: one line, exit 130 (ma
     import typer
     from typer.core import TyperCommand, TyperGroup
 
-    from archscope.cli import bench, check, compare, explain, info, profile
+    from archscope.cli import bench, check, compare, explain, info, profile, sweep
     from archscope.cli.common import OneLineErrors
 except KeyboardInterrupt:
     sys.stderr.write("archscope: interrupted\n")
@@ -103,7 +103,7 @@ app = typer.Typer(
 
 
 for _command in (profile.profile, compare.compare, compare.snapshot, check.check, bench.bench, explain.explain,
-                 info.blocks, info.devices, info.calibrate):
+                 info.blocks, info.devices, info.calibrate, sweep.sweep):
     app.command(cls=_Command)(_command)
 
 
