@@ -768,6 +768,7 @@ def sweep(
     blocks: Sequence[str] = (),
     jobs: int = 1,
     layer: int | None = None,
+    attention: str | None = None,
     bench: bool = False,
     bench_device: str = "auto",
     threads: int | None = None,
@@ -788,7 +789,8 @@ def sweep(
     dtype, device, threads, warmup, runs, min_time, fuse, per_layer)`` replaces the timing (it returns the median
     in ms, or with ``per_layer`` a pair: the median and the ``layer``'s median or None). ``layer``: also record that
     YAML layer's figures at every point, and compare models by its time (crossovers, plot) instead of the whole
-    model's; with ``bench`` the layer is timed alone too (bench's ``per_layer``).
+    model's; with ``bench`` the layer is timed alone too (bench's ``per_layer``). ``attention`` ("eager" or
+    "fused"; default: the device's) is how the roofline runs attention, as in :func:`profile`.
     """
     import time
 
@@ -806,6 +808,9 @@ def sweep(
     batches = parse_batches(batch)
     device = load_device(device_spec)
     device.peak(dtype)
+    from archscope.devices.roofline import attention_mode
+
+    mode = attention_mode(device, attention)
     parsed = [parse_source(str(s)) for s in sources]
     for source in parsed:
         if source.is_report:
@@ -815,7 +820,8 @@ def sweep(
              for label, source in zip(labels, parsed) for b in batches for size in sizes]
     if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int) or layer < 0):
         raise ArchscopeError(f"--layer must be a YAML layer index >= 0, got {layer!r}")
-    settings = SweepSettings(dtype=dtype, device_spec=device_spec, fuse=fuse, blocks=tuple(blocks), layer=layer)
+    settings = SweepSettings(dtype=dtype, device_spec=device_spec, fuse=fuse, blocks=tuple(blocks), layer=layer,
+                             attention=mode)
     started = time.perf_counter()
     points = run_points(tasks, settings, jobs=jobs)
     seconds = time.perf_counter() - started
@@ -830,7 +836,7 @@ def sweep(
              f"{seconds:.1f} s with {many(jobs, 'job')}"]
     report = SweepReport(models=models, points=points, device_spec=device.name,
                          predicted_unit="relative" if device.relative_only else "ms", dtype=dtype, imgsz=sizes,
-                         batches=list(batches), notes=notes, layer=layer)
+                         batches=list(batches), notes=notes, layer=layer, attention=mode)
     if bench:
         report.bench = _bench_points(report, parsed, labels, bench_device=bench_device, dtype=dtype, fuse=fuse,
                                      threads=threads, warmup=warmup, runs=runs, min_time=min_time, measure=measure,

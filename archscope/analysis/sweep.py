@@ -73,6 +73,7 @@ class SweepSettings:
     fuse: bool = False
     blocks: tuple[str, ...] = ()  # user block files or modules, registered in every worker too
     layer: int | None = None  # also record this YAML layer's own figures at every point
+    attention: str | None = None  # how the roofline runs attention (vocab.ATTENTION_MODES); None: the device's
 
 
 def evaluate(task: PointTask, settings: SweepSettings) -> SweepPoint:
@@ -92,7 +93,7 @@ def evaluate(task: PointTask, settings: SweepSettings) -> SweepPoint:
         from archscope.devices.roofline import roofline
 
         add_roofline(report, roofline(_device(settings.device_spec), settings.dtype, costs.ops,
-                                      layers=range(len(built.layers))))
+                                      layers=range(len(built.layers)), attention=settings.attention))
     t = report.totals
     extra: dict[str, Any] = {}
     if settings.layer is not None:

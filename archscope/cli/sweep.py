@@ -9,6 +9,7 @@ import typer
 from archscope.cli.common import Dtype, deliver, handles_errors, load_user_blocks
 from archscope.cli.options import (
     TORCH_DEVICES,
+    AttentionOption,
     BlocksOption,
     ChannelsOption,
     ClassesOption,
@@ -59,6 +60,7 @@ def sweep(
                                        "(.png, .svg or .html; needs matplotlib)."),
     blocks: BlocksOption = None,
     fuse: FuseOption = None,
+    attention: AttentionOption = None,
 ) -> None:
     """Profile models at many image sizes (and batches) in seconds, write the figures as a table, JSON or CSV, plot
     them, and name the crossovers: the image size where two models' predicted-time order flips."""
@@ -84,9 +86,9 @@ def sweep(
         check_plot(plot)
     with progress_bar(enabled=None if bench else False) as progress:
         report = run_sweep(models, imgsz=imgsz, batch=batch, dtype=dtype.value, device_spec=device_spec, nc=nc,
-                           ch=ch, fuse=bool(fuse), blocks=tuple(blocks or ()), jobs=jobs, layer=layer, bench=bench,
-                           bench_device=device, threads=threads, warmup=warmup, runs=runs, min_time=min_time,
-                           progress=progress)
+                           ch=ch, fuse=bool(fuse), blocks=tuple(blocks or ()), jobs=jobs, layer=layer,
+                           attention=attention, bench=bench, bench_device=device, threads=threads, warmup=warmup,
+                           runs=runs, min_time=min_time, progress=progress)
     from archscope.render.sweep import print_sweep, render_sweep
 
     deliver(chosen, output, "sweep", lambda fmt: render_sweep(report, fmt), lambda: print_sweep(report))

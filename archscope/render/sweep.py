@@ -85,7 +85,8 @@ def headline(report: SweepReport) -> str:
     unit = " (relative units)" if report.predicted_unit == "relative" else ""
     layer = f"; crossovers of layer {report.layer}'s time" if report.layer is not None else ""
     return (f"sweep of {models}: {len(report.imgsz)} sizes {report.imgsz[0]}-{report.imgsz[-1]} px, batch "
-            f"{', '.join(map(str, report.batches))}, {report.dtype}, predicted on {report.device_spec}{unit}{layer}")
+            f"{', '.join(map(str, report.batches))}, {report.dtype}, predicted on {report.device_spec}{unit} "
+            f"(attention {report.attention}){layer}")
 
 
 def footer_lines(report: SweepReport) -> list[str]:

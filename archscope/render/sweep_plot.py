@@ -112,8 +112,8 @@ def sweep_figure(report: SweepReport):
         labels.append("predicted-time crossover (numbered below)")
     of_what = f" of layer {report.layer}" if report.layer is not None else ""
     fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 3), fontsize=8, frameon=False,
-               title=f"Sweep on {report.device_spec} ({report.dtype}): time and bytes moved{of_what} against image "
-                     f"size",
+               title=f"Sweep on {report.device_spec} ({report.dtype}, attention {report.attention}): time and bytes "
+                     f"moved{of_what} against image size",
                title_fontsize=11)
     if not captions:
         captions = ["no predicted-time crossover: the models keep their order at every size swept"]

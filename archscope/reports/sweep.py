@@ -98,6 +98,7 @@ class SweepReport:
     notes: list[str] = field(default_factory=list)  # how the sweep ran (jobs, seconds, bench settings)
     bench: dict[str, Any] | None = None  # --bench: the torch device, threads, runs, warm-up
     layer: int | None = None  # --layer N: the times compared (series, crossovers, plot) are that layer's
+    attention: str = "eager"  # how the roofline ran attention (--attention; the device's default when not given)
     schema: str = SCHEMA
 
     def series(self, model: str, batch: int, basis: str = "predicted") -> list[tuple[int, float]]:
@@ -125,6 +126,7 @@ class SweepReport:
             "device_spec": self.device_spec,
             "predicted_unit": self.predicted_unit,
             "dtype": self.dtype,
+            "attention": self.attention,
             "imgsz": list(self.imgsz),
             "batches": list(self.batches),
             "models": [asdict(m) for m in self.models],
@@ -148,6 +150,7 @@ class SweepReport:
             device_spec=data["device_spec"],
             predicted_unit=data.get("predicted_unit", "ms"),
             dtype=data["dtype"],
+            attention=data.get("attention", "eager"),
             imgsz=list(data["imgsz"]),
             batches=list(data["batches"]),
             crossovers=[Crossover(**known_fields(Crossover, c)) for c in data.get("crossovers", [])],
