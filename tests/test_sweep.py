@@ -402,3 +402,25 @@ def test_bench_with_a_layer_times_it_alone(models):
     assert report.series("convnet", 1, "measured") == [(32, 0.32), (64, 0.64)]
     header = next(line for line in render_sweep(report, "table", width=200).splitlines() if line.startswith("model"))
     assert header.split("  ")[-4:] == ["L1 pred ms", "L1 x first", "L1 meas ms", "L1 meas x"]
+
+
+def test_attention_mode_reaches_every_point_and_the_report():
+    """--attention fused leaves the score matrices out of the predicted time of the attention layer only: the
+    fused time of layer 7 equals what profile predicts with the same mode (an independent run), and the report,
+    its JSON and its headline say which mode ran."""
+    from archscope.render.sweep import headline
+    from archscope.reports.sweep import SweepReport
+
+    mhsa = str(SAMPLES / "yolov8n-mhsa.yaml")
+    eager = api.sweep([mhsa], imgsz="128,256", device_spec="pixel8-edgetpu", dtype="int8", layer=7,
+                      attention="eager")
+    fused = api.sweep([mhsa], imgsz="128,256", device_spec="pixel8-edgetpu", dtype="int8", layer=7,
+                      attention="fused")
+    assert (eager.attention, fused.attention) == ("eager", "fused")
+    for e, f in zip(eager.points, fused.points):
+        assert f.layer_predicted_ms < e.layer_predicted_ms
+        direct = api.profile(mhsa, imgsz=f.size, device_spec="pixel8-edgetpu", dtype="int8", attention="fused")
+        assert f.layer_predicted_ms == pytest.approx(direct.layers[7].predicted_ms, rel=1e-12)
+    assert SweepReport.from_dict(fused.to_dict()).attention == "fused"
+    assert "attention fused" in headline(fused)
+    assert api.sweep([mhsa], imgsz="128", device_spec="pixel8-edgetpu", dtype="int8").attention == "fused"
