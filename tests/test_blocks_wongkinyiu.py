@@ -100,8 +100,6 @@ def test_official_files_equal_the_repositories_layer_by_layer(tmp_path, path):
     clone = os.environ.get("ARCHSCOPE_YOLOV9_GIT" if path.startswith("models/") else "ARCHSCOPE_YOLOV7_GIT")
     if not clone:
         pytest.skip("set ARCHSCOPE_YOLOV9_GIT / ARCHSCOPE_YOLOV7_GIT to a git directory of that repository")
-    if path.endswith("yolov7-tiny.yaml"):
-        pytest.skip("YOLOv7's Conv takes its activation as the 6th argument (YOLOv5's: the dilation); not yet read")
     text = subprocess.run(["git", "-C", clone, "show", f"HEAD:{path}"], capture_output=True, text=True,
                           check=True).stdout
     target = tmp_path / os.path.basename(path)
@@ -109,3 +107,38 @@ def test_official_files_equal_the_repositories_layer_by_layer(tmp_path, path):
     report = archscope.profile(str(target), analyse=False)
     assert [layer.params for layer in report.layers] == OFFICIAL[path]["layers"]
     assert report.totals.params == OFFICIAL[path]["params"]
+
+
+YOLOV7_ACT = """\
+nc: 3
+depth_multiple: 1.0
+width_multiple: 1.0
+anchors:
+  - [10,13, 16,30, 33,23]
+backbone:
+  [[-1, 1, Conv, [16, 3, 2, None, 1, nn.LeakyReLU(0.1)]],
+   [-1, 1, Conv, [16, 3, 1, None, 1]],
+   [-1, 1, Conv, [16, 3, 1, None, 1, {act}]],
+  ]
+head:
+  [[[2], 1, Detect, [nc, anchors]]]
+"""
+
+
+def test_a_yolov7_conv_row_gives_its_activation_where_yolov5_has_the_dilation(tmp_path):
+    text = YOLOV7_ACT.format(act="nn.ReLU()")
+    built = build_model(load_spec(_write(tmp_path, "act.yaml", text)), BuildOptions(imgsz=(32, 32)))
+    first, plain, last = (built.model.layers[i] for i in range(3))
+    assert isinstance(first.act, torch.nn.LeakyReLU) and first.act.negative_slope == 0.1
+    assert not isinstance(plain.act, (torch.nn.LeakyReLU, torch.nn.ReLU))  # the model's default activation
+    assert isinstance(last.act, torch.nn.ReLU)
+    assert first.conv.dilation == (1, 1)
+    # formula: Conv(3, 16, 3) = 27*16 + 2*16 BN; Conv(16, 16, 3) = 144*16 + 32, twice; Detect 1x1 to 3*(3+5)
+    assert sum(p.numel() for p in built.model.parameters()) == (432 + 32) + 2 * (2304 + 32) + (16 * 24 + 24)
+
+
+@pytest.mark.parametrize("act", ["nn.PReLU()", "os.system('x')", "nn.LeakyReLU(slope)", "nn.Identity"])
+def test_a_yolov7_activation_that_is_not_a_plain_one_is_refused_in_one_line(tmp_path, act):
+    with pytest.raises(ArchscopeError, match="is not a torch.nn activation call without parameters") as caught:
+        archscope.profile(str(_write(tmp_path, "act.yaml", YOLOV7_ACT.format(act=act))), analyse=False)
+    assert "\n" not in str(caught.value) and caught.value.layer == 2
