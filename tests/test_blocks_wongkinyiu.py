@@ -133,6 +133,9 @@ def test_a_yolov7_conv_row_gives_its_activation_where_yolov5_has_the_dilation(tm
     assert not isinstance(plain.act, (torch.nn.LeakyReLU, torch.nn.ReLU))  # the model's default activation
     assert isinstance(last.act, torch.nn.ReLU)
     assert first.conv.dilation == (1, 1)
+    text = YOLOV7_ACT.format(act="False")  # a boolean there: the act of YOLOv7's (and old YOLOv5's) Conv
+    built = build_model(load_spec(_write(tmp_path, "act.yaml", text)), BuildOptions(imgsz=(32, 32)))
+    assert isinstance(built.model.layers[2].act, torch.nn.Identity) and built.model.layers[2].conv.dilation == (1, 1)
     # formula: Conv(3, 16, 3) = 27*16 + 2*16 BN; Conv(16, 16, 3) = 144*16 + 32, twice; Detect 1x1 to 3*(3+5)
     assert sum(p.numel() for p in built.model.parameters()) == (432 + 32) + 2 * (2304 + 32) + (16 * 24 + 24)
 

@@ -95,13 +95,16 @@ class V5ConvOut(V5ScaledOut):
 
     YOLOv7's Conv is ``Conv(c1, c2, k=1, s=1, p=None, g=1, act=True)``, and its files write rows such as
     ``[32, 3, 2, None, 1, nn.LeakyReLU(0.1)]``; YOLOv5's has ``d`` there, which is never text, so text there is
-    read as that activation: an allow-listed ``torch.nn`` activation without parameters, literal arguments only."""
+    read as that activation: an allow-listed ``torch.nn`` activation without parameters, literal arguments only.
+    A boolean there is the ``act`` of YOLOv7's and of YOLOv5's own Conv before v6.2 (which had no ``d``)."""
 
     def resolve(self, ctx, block):
         resolved = super().resolve(ctx, block)
         args = resolved.args
         if len(args) == 7 and isinstance(args[6], str):
             return Resolved([*args[:6], 1, _yolov7_act(args[6], block)], resolved.c_out)
+        if len(args) == 7 and isinstance(args[6], bool):  # YOLOv5 before v6.2 and YOLOv7: (..., g, act)
+            return Resolved([*args[:6], 1, args[6]], resolved.c_out)
         return resolved
 
 
