@@ -10,13 +10,15 @@ arXiv:2402.13616):
 * ``DDetect``: the anchor-free DFL head of YOLOv9. It differs from Ultralytics' Detect: the box branch is
   ``Conv(c, c2, 3), Conv(c2, c2, 3, g=4), Conv2d(c2, 64, 1, groups=4)`` with ``c2 = make_divisible(max(ch0 // 4,
   64, 16), 4)``, and the class branch's width is ``max(ch0, min(2 nc, 128))`` (Ultralytics: ``min(nc, 100)``).
-* ``DualDDetect`` / ``TripleDDetect``: two (three) DDetect heads side by side on the first and second (third) half
-  (third) of the inputs, each with its own widths from its first input and its own DFL (the auxiliary heads of
-  PGI; inference uses the last-listed group's head in the repository's deploy files, the full model here).
+* ``DualDDetect`` / ``TripleDDetect``: two (three) DDetect heads side by side on consecutive halves (thirds) of the
+  inputs, each with its own widths from its first input and its own DFL (PGI's auxiliary branches). Every branch's
+  convs run; in eval the first group's predictions are decoded and returned (the repository decodes and returns
+  each group's, so its count of the read-out arithmetic, DFL softmax and box decoding, is larger by those of the
+  other groups; the convs, which are nearly all of it, are the same).
 
 ``RepNCSPELAN4``, ``ADown``, ``SPPELAN``, ``AConv``, ``ELAN1``, ``CBLinear`` and ``CBFuse`` of the YOLOv9 repository
 have the same layers and parameters as archscope's Ultralytics blocks of those names (checked against the
-repository's own counts, tests/reference/yolov9_repo.py), and are built by those.
+repository's own counts, tests/reference/wongkinyiu_repo.py), and are built by those.
 
 YOLOv7 (Wang, Bochkovskiy, Liao, "YOLOv7: Trainable bag-of-freebies ...", arXiv:2207.02696):
 
@@ -25,6 +27,8 @@ YOLOv7 (Wang, Bochkovskiy, Liao, "YOLOv7: Trainable bag-of-freebies ...", arXiv:
   multiplication after it (``ImplicitM``, ``na * (nc + 5)`` parameters).
 * ``IAuxDetect``: IDetect on the first ``nl = len(anchors)`` inputs plus plain auxiliary 1x1 convs on the next
   ``nl`` inputs (the auxiliary heads of the coarse-to-fine lead-guided assignment; no implicit layers on them).
+  The repository reshapes each auxiliary map with its lead level's height and width, so there they must match
+  (its Model() fails otherwise); archscope does not check that.
 * ``RepConv``: YOLOv7's form, ``[c2, k, s]`` (the output channels first), with its identity BatchNorm.
 * ``Detect`` in a YOLOv7 file is the YOLOv5 repository's anchor Detect (:class:`archscope.blocks.heads.AnchorDetect`).
 """
