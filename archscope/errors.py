@@ -5,6 +5,8 @@ The CLI prints ``str(error)`` on one line and exits with code 2; the Python API 
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ArchscopeError(Exception):
     """A problem with the user's input (file, YAML, option), never a bug in archscope.
@@ -53,6 +55,15 @@ class ArchscopeError(Exception):
             where = f"{where}: {what}" if where else what
         text = " ".join(self.message.split())  # always one line
         return f"{where}: {text}" if where else text
+
+
+class UnknownModulesError(ArchscopeError):
+    """The file names modules that no block is registered for; ``names`` holds every one of them, in file order
+    (the message may shorten a long list)."""
+
+    def __init__(self, message: str, names: tuple[str, ...], **where: Any) -> None:
+        super().__init__(message, **where)
+        self.names = names
 
 
 class GateFailure(Exception):

@@ -58,7 +58,7 @@ def test_every_unknown_name_is_listed_once_with_line_layer_and_the_ways_out(tmp_
     assert "'c2f' (line 4, layer 1; did you mean 'C2f'?)" in line
     assert "'MyAttention' (line 5, layer 2; line 7, layer 4)" in line
     assert "'SPPF_' (line 6, layer 3; did you mean 'SPPF'?)" in line
-    assert "'DDetect' (line 9, layer 5; a block of YOLOv9)" in line
+    assert "'DDetect' (line 9, layer 5; a block of YOLOv9, built for files in its dialect (with 'anchors:'))" in line
     assert "'Detect'" not in line
     assert "--blocks my_blocks.py" in line and "--builder ultralytics" in line
     # in the order of the file

@@ -13,6 +13,7 @@ from archscope.blocks import (  # noqa: F401
     psa,
     rtdetr,
     torchvision_backbone,
+    wongkinyiu,
     world,
     yoloe,
     yolov5,

@@ -90,7 +90,56 @@ def _v5(name: str | None = None, *, repeat: RepeatRule = OUTER, channels=None, s
 
 # ----------------------------------------------------------------- the same as Ultralytics': shared classes
 
-_SHARED_STACKED: tuple[type, ...] = (Conv, DWConv, GhostConv, GhostBottleneck, Focus, SPP, DWConvTranspose2d)
+class V5ConvOut(V5ScaledOut):
+    """Conv's rule: the repository's, and a YOLOv7 row's activation in the place of YOLOv5's dilation.
+
+    YOLOv7's Conv is ``Conv(c1, c2, k=1, s=1, p=None, g=1, act=True)``, and its files write rows such as
+    ``[32, 3, 2, None, 1, nn.LeakyReLU(0.1)]``; YOLOv5's has ``d`` there, which is never text, so text there is
+    read as that activation: an allow-listed ``torch.nn`` activation without parameters, literal arguments only.
+    A boolean there is the ``act`` of YOLOv7's and of YOLOv5's own Conv before v6.2 (which had no ``d``)."""
+
+    def resolve(self, ctx, block):
+        resolved = super().resolve(ctx, block)
+        args = resolved.args
+        if len(args) == 7 and isinstance(args[6], str):
+            return Resolved([*args[:6], 1, _yolov7_act(args[6], block)], resolved.c_out)
+        if len(args) == 7 and isinstance(args[6], bool):  # YOLOv5 before v6.2 and YOLOv7: (..., g, act)
+            return Resolved([*args[:6], 1, args[6]], resolved.c_out)
+        return resolved
+
+
+def _yolov7_act(text: str, block: str) -> nn.Module:
+    import ast
+
+    from archscope.vocab import ACTIVATIONS
+
+    error = ArchscopeError(f"{block}: the activation {text[:60]!r} is not a torch.nn activation call without "
+                           f"parameters, such as nn.LeakyReLU(0.1) or nn.SiLU()")
+    try:
+        call = ast.parse(text.strip(), mode="eval").body
+        if not isinstance(call, ast.Call) or call.keywords:
+            raise error
+        name = ast.unparse(call.func)
+        short = name.removeprefix("torch.").removeprefix("nn.")
+        if name not in (f"nn.{short}", f"torch.nn.{short}") or short not in ACTIVATIONS:
+            raise error
+        values = [ast.literal_eval(a) for a in call.args]
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        raise error from None
+    if not all(isinstance(v, (bool, int, float)) and math.isfinite(v) and abs(v) <= 1e6 for v in values):
+        raise error
+    try:
+        with torch.device("meta"):
+            act = getattr(nn, short)(*values)
+    except Exception:  # noqa: BLE001 - torch's words stay out of the message
+        raise error from None
+    if any(True for _ in act.parameters()):
+        raise error
+    return act
+
+
+_v5(channels=V5ConvOut())(Conv)
+_SHARED_STACKED: tuple[type, ...] = (DWConv, GhostConv, GhostBottleneck, Focus, SPP, DWConvTranspose2d)
 _SHARED_INNER: tuple[type, ...] = (C3, C3x, C3Ghost, C3TR)
 for _cls in _SHARED_STACKED:
     _v5()(_cls)

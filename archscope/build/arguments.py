@@ -189,6 +189,8 @@ def _type_problem(param: inspect.Parameter, hint: Any, value: Any) -> str | None
     """Why ``value`` does not fit ``param`` ("must be an int, got True"), or None when it fits."""
     kinds: frozenset[str] | None
     literals: tuple[Any, ...] = ()
+    if _is_module(value):  # put there by archscope's own rules (a YOLOv7 Conv's activation): YAML gives only data
+        return None
     if hint is not inspect.Parameter.empty:
         accepted = _accepted(hint)
         if accepted is None:
@@ -214,6 +216,10 @@ def _type_problem(param: inspect.Parameter, hint: Any, value: Any) -> str | None
     if kinds and (kind in kinds or (kind == "int" and "float" in kinds)):
         return None
     return f"must be {_describe(kinds, literals, none_ok)}, got {value!r}"
+
+
+def _is_module(value: Any) -> bool:
+    return any(c.__name__ == "Module" and c.__module__ == "torch.nn.modules.module" for c in type(value).__mro__)
 
 
 def _describe(kinds, literals, none_ok: bool = False) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from archscope.build.arguments import check_arguments
 from archscope.build.catalog import default_registry
 from archscope.build.registry import DIALECT_SOURCES, WAYS_OUT, ChannelContext, HeadInputs, Registry
-from archscope.errors import ArchscopeError
+from archscope.errors import ArchscopeError, UnknownModulesError
 from archscope.spec.model_spec import LayerSpec, ModelSpec, Scaling
 from archscope.util.shapes import feature_stride
 from archscope.vocab import ACTIVATIONS
@@ -122,8 +122,8 @@ def _check_known_modules(spec: ModelSpec, registry: Registry) -> None:
     reasons = {name: registry.unknown_reason(name, spec.dialect) for name in unknown}
     if len(unknown) == 1 and len(next(iter(unknown.values()))) == 1:
         (name, (row,)), = unknown.items()
-        raise ArchscopeError(registry.unknown_message(name, spec.dialect), file=spec.path, line=row.line or None,
-                             layer=row.index, module=name)
+        raise UnknownModulesError(registry.unknown_message(name, spec.dialect), (name,), file=spec.path,
+                                  line=row.line or None, layer=row.index, module=name)
     rows = sum(len(r) for r in unknown.values())
     head = f"{len(unknown)} unknown module{'s' if len(unknown) > 1 else ''}"
     head += f" in {rows} rows" if rows > len(unknown) else ""
@@ -140,7 +140,7 @@ def _check_known_modules(spec: ModelSpec, registry: Registry) -> None:
             names.append(_short(name))
             used += len(names[-1]) + 2
         text = ", ".join(names) + f" and {len(unknown) - len(names)} more"
-    raise ArchscopeError(f"{head}: {text}; {WAYS_OUT}", file=spec.path)
+    raise UnknownModulesError(f"{head}: {text}; {WAYS_OUT}", tuple(unknown), file=spec.path)
 
 
 def _unknown_item(name: str, rows: list[LayerSpec], reason: str, style: str) -> str:

@@ -299,6 +299,8 @@ class Registry:
         dialect's block, a known block of a repository archscope does not cover, or a close spelling of a known
         name -- never a similar name that is another block (see :func:`archscope.util.text.close_spellings`)."""
         elsewhere = sorted(d for n, d in self._blocks if n == name and d is not None)
+        if elsewhere and name in KNOWN_ELSEWHERE:  # e.g. YOLOv9's heads, built for YOLOv5-dialect files
+            return f"a block of {KNOWN_ELSEWHERE[name]}, built for files in its dialect (with 'anchors:')"
         if elsewhere:
             where = ", ".join(f"the {DIALECT_SOURCES.get(d, d)}'s" for d in elsewhere)
             return f"{where} block, but this file is read in the {dialect} dialect"
@@ -328,8 +330,9 @@ REGISTRY = Registry()
 #: The two ways past names archscope has no block for (every unknown-module message ends with them).
 WAYS_OUT = "define them with --blocks my_blocks.py, or build with their code: --builder ultralytics"
 
-#: Names of public blocks archscope has no block for, with where they come from: an unknown-module message names
-#: the source instead of guessing at a similar name (``DDetect`` is not a misspelt ``Detect``).
+#: Names of public blocks, with where they come from: an unknown-module message names the source instead of
+#: guessing at a similar name (``DDetect`` is not a misspelt ``Detect``). Some are built in one dialect only
+#: (YOLOv9's and YOLOv7's heads: the ``yolov5`` dialect, as their repositories read their files).
 KNOWN_ELSEWHERE = {
     "DDetect": "YOLOv9",
     "DualDDetect": "YOLOv9",
