@@ -293,3 +293,18 @@ def test_compare_at_80_columns_shows_each_models_figures_and_drops_repeated_colu
         shown = line[len(row.label):].split()
         values = [fmt_value(v, row.kind) for v in row.values]
         assert [c for c in shown if c in values] == values  # every model's figure, whole, in model order
+
+
+def test_compare_of_three_models_wraps_long_figure_names_before_leaving_a_model_out():
+    """A device name makes the 'predicted' figure's label long; at 80 columns the label wraps at its spaces, and
+    every model's column stays (a model's figures are never what gives way first)."""
+    from archscope.api import compare
+    from archscope.render.compare import print_comparison
+
+    trio = [str(Path(MHSA).with_name(f"yolov8n-{m}.yaml")) for m in ("mhsa", "mqa", "mqa-kv2")]
+    comparison = compare(trio, imgsz=256, device_spec="pixel8-edgetpu", dtype="int8")
+    text = render(lambda c: print_comparison(comparison, c))
+    assert_fits(text)
+    header = next(line for line in text.splitlines() if line.startswith("figure"))
+    assert header.split()[1:4] == comparison.labels
+    assert "predicted relative" in text and "(pixel8-edgetpu)" in text

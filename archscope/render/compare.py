@@ -177,7 +177,7 @@ def _priority(name: str, i: int, right_from: int) -> int:
 
 def _rich_table(header, rows, right_from: int, width: int | None = None) -> tuple[Table, list[str]]:
     cols = [Col(name, name, number=i >= right_from, priority=_priority(name, i, right_from),
-                fold=name in ("modules", "module")) for i, name in enumerate(header)]
+                fold=name in ("modules", "module", "figure")) for i, name in enumerate(header)]
     if len(set(header)) != len(header):  # several models: the Δ and x columns repeat; name them apart
         cols = [Col(c.header, f"{c.key}{i}", c.number, c.priority, c.fold) for i, c in enumerate(cols)]
     cells = [[Text(c, style=t or "") for c, t in zip(cells, tones)] for cells, tones in rows]
