@@ -42,3 +42,18 @@ def test_the_swap_shares_k_and_v_at_the_stride_32_map():
     # AIFI with 8 heads of 32, Mobile MQA with 4 heads of 64: the same attention FLOPs
     assert base.layers[11].attention_flops == mqa.layers[11].attention_flops == 2 * 2 * tokens * tokens * C
     assert base.layers[11].output_shape == mqa.layers[11].output_shape == [1, C, 20, 20]
+
+
+def test_the_legacy_gflops_line_says_why_it_exceeds_the_full_count():
+    """The legacy convention profiles one 32x32 proxy image and scales it by (640/32)^2 = 400: RT-DETR's decoder
+    (300 queries whatever the image) is multiplied with it (105.7 GFLOPs against 14.2 counted at 640), which puts the
+    hook-based figure above archscope's; the summary line says why. A YOLO model's legacy figure stays below."""
+    from archscope.api import profile
+    from archscope.render.cells import attention_gflops_line
+
+    report = profile(str(SAMPLES / "rtdetr-l-aifi.yaml"))
+    decoder = report.layers[28]
+    assert decoder.gflops_legacy > 5 * decoder.flops / 1e9
+    assert "a decoder's fixed queries" in attention_gflops_line(report)
+    mhsa = profile(str(SAMPLES / "yolov8n-mhsa.yaml"))
+    assert "fixed queries" not in attention_gflops_line(mhsa)

@@ -141,9 +141,14 @@ def attention_gflops_line(report) -> str | None:
         same = "the Ultralytics 8.4 figure above (ultralytics-thop sees them)"
     else:  # the conventions also differ in how nn.Upsample is charged; say so rather than print two figures as one
         same = "and Ultralytics 8.4 (above) also charges nn.Upsample its own way"
-    return (f"GFLOPs per image: hook-based {t.gflops_legacy:.{d}f} (thop 0.1.1 / Ultralytics <= 8.2, as YOLOv5 and "
-            f"YOLOv10 print it) misses the attention matmuls (QK^T, PV): {per_image:.{d}f}; with them {with_them}, "
-            f"{same}; archscope counts {t.flops / report.model.batch / 1e9:.{d}f} with every elementwise op")
+    ours = t.flops / report.model.batch / 1e9
+    # the legacy proxy (one stride-sized image, scaled by area) multiplies costs that do not grow with the image
+    # (a DETR decoder's fixed queries) by the area ratio: say so where that puts it above the full count
+    above = (" (above archscope's: its proxy image, scaled by area, also scales costs that do not grow with the "
+             "image, such as a decoder's fixed queries)") if t.gflops_legacy > ours else ""
+    return (f"GFLOPs per image: hook-based {t.gflops_legacy:.{d}f}{above} (thop 0.1.1 / Ultralytics <= 8.2, as "
+            f"YOLOv5 and YOLOv10 print it) misses the attention matmuls (QK^T, PV): {per_image:.{d}f}; with them "
+            f"{with_them}, {same}; archscope counts {ours:.{d}f} with every elementwise op")
 
 
 def uncounted_line(report) -> str | None:
