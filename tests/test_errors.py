@@ -201,3 +201,15 @@ def test_stride_error_names_the_true_max_stride(tmp_path):
       - [-1, 1, Conv, [8, 3, 2]]
     """
     assert_input_error(["profile", write(tmp_path, model), "--imgsz", "100"], "max stride 32", "try --imgsz 96x96")
+
+
+def test_a_huge_message_is_one_line_of_at_most_400_characters_prefix_included():
+    """A message that echoes a 3,001-argument row back (found by the fuzz test) is cut in the middle so that the
+    whole printed line, 'archscope: error: ' included, stays within the 400 characters every error line keeps."""
+    from archscope.cli.common import MAX_MESSAGE, one_error_line
+
+    message = "m.yaml:51: layer 7 (Detect): Detect takes at most 1 arguments, got 3001: [" + "4, " * 3000 + "4]"
+    line = one_error_line(message)
+    assert MAX_MESSAGE == 400 and len(line) == 400 and "\n" not in line
+    assert line.startswith("archscope: error: m.yaml:51: layer 7 (Detect)") and line.endswith("4, 4]")
+    assert one_error_line("short") == "archscope: error: short"

@@ -30,14 +30,16 @@ class Counter(str, Enum):
 
 
 MAX_MESSAGE = 400  # characters of one error line; longer ones (a huge list echoed back) are cut in the middle
+_ERROR_PREFIX = "archscope: error: "
 
 
 def one_error_line(message: str) -> str:
-    """``archscope: error: <message>`` on one line of at most MAX_MESSAGE characters."""
+    """``archscope: error: <message>`` on one line of at most MAX_MESSAGE characters, the prefix included."""
     text = " ".join(str(message).split())
-    if len(text) > MAX_MESSAGE:
-        text = text[: MAX_MESSAGE - 100] + " ... " + text[-95:]
-    return f"archscope: error: {text}"
+    room = MAX_MESSAGE - len(_ERROR_PREFIX)
+    if len(text) > room:
+        text = text[: room - 100] + " ... " + text[-95:]
+    return _ERROR_PREFIX + text
 
 
 def fail(message: str, code: int) -> None:
