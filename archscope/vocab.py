@@ -115,3 +115,29 @@ OP_CLASSES: dict[str, str] = {
     "resize": "upsampling and interpolation",
     "copy": "cat, clone, copy, pad and other data movement",
 }
+
+#: The shape features of each op class that its achieved rate depends on, in the order an ``OpRecord``'s
+#: ``features`` and a calibrated device file's points hold them (``analysis.costs.op_features`` computes them; the
+#: roofline blends the calibrated kernels nearest in these features). Why these: a CPU convolution runs as an
+#: implicit GEMM whose speed follows its reduction length (``Cin/groups * kh * kw``: a 3-channel stem runs at a
+#: tenth of a 64-channel 3x3 conv's rate), its output channels and pixels, and its kernel and stride (1x1 and 3x3
+#: convolutions of equal bytes differ 2x); a matrix product follows its three dimensions; a resize follows its row
+#: length (a 20-pixel row upsamples at a sixth of an 80-pixel row's bandwidth); an elementwise op or a norm follows
+#: its FLOPs per byte (SiLU's exponential against an add); a copy whether it reads a strided (permuted) input.
+CLASS_FEATURES: dict[str, tuple[str, ...]] = {
+    "conv": ("reduction", "out_channels", "out_pixels", "kernel_area", "stride"),
+    "depthwise_conv": ("channels", "out_pixels", "kernel_area", "stride"),
+    "matmul": ("rows", "reduction", "cols"),
+    "softmax_norm": ("bytes", "flops_per_byte"),
+    "elementwise": ("bytes", "flops_per_byte"),
+    "pooling": ("bytes", "kernel_area"),
+    "resize": ("bytes", "row_length"),
+    "copy": ("bytes", "strided"),
+}
+
+#: How far a calibrated kernel's feature reaches when the roofline blends kernels: the width of a Gaussian in the
+#: feature's logarithm (a factor). Kernel area and stride are near-categorical (a 3x3 kernel says little about a 1x1).
+FEATURE_WIDTHS: dict[str, float] = {
+    "bytes": 2.0, "reduction": 2.0, "out_channels": 2.0, "out_pixels": 2.5, "kernel_area": 1.2, "stride": 1.2,
+    "channels": 2.0, "rows": 2.0, "cols": 2.0, "flops_per_byte": 1.5, "row_length": 2.0, "strided": 1.2,
+}

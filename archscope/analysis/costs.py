@@ -44,7 +44,7 @@ from typing import Any
 import torch
 from torch._ops import OpOverload, OpOverloadPacket
 
-from archscope.vocab import OP_CLASSES
+from archscope.vocab import CLASS_FEATURES, OP_CLASSES
 
 aten = torch.ops.aten
 
@@ -641,6 +641,70 @@ def op_class(op: OpOverloadPacket, args: tuple | list = ()) -> str:
     if op in DATA_MOVEMENT:
         return "copy"
     return ""
+
+
+#: Matrix products: (index of the left operand, of the right operand) among their arguments.
+_MATMUL_OPERANDS = {aten.mm: (0, 1), aten.bmm: (0, 1), aten.addmm: (1, 2), aten.baddbmm: (1, 2)}
+_POOLS = frozenset([aten.max_pool2d_with_indices, aten.max_pool2d, aten.avg_pool2d, aten.max_pool1d,
+                    aten.avg_pool1d, aten.max_pool3d_with_indices, aten.avg_pool3d])
+
+
+def op_features(op_class: str, op: OpOverloadPacket, args: tuple | list, outs: list, flops: int,
+                nbytes: int) -> tuple[float, ...]:
+    """The shape features of one call (``vocab.CLASS_FEATURES[op_class]``, in that order), or () when the call's
+    arguments do not have the shapes the features read (the roofline then blends its class by bytes alone).
+
+    The same function names a calibration kernel's features (``devices.calibrate``), so a model's op and the
+    kernels measured for it are described alike."""
+    try:
+        values = _features(op_class, op, args, outs, flops, nbytes)
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return ()
+    if values is None or len(values) != len(CLASS_FEATURES.get(op_class, ())):
+        return ()
+    return tuple(float(max(v, 1e-3)) for v in values)
+
+
+def _features(op_class: str, op: OpOverloadPacket, args, outs, flops: int, nbytes: int) -> tuple | None:
+    out = outs[0] if outs else None
+    if op_class in ("conv", "depthwise_conv"):
+        if op not in CLASS_BY_CALL or not (_is_tensor(args[1]) and _is_tensor(out)) or len(out.shape) < 3:
+            return None
+        w = args[1]
+        pixels = out.numel() // out.shape[1]
+        stride = prod(args[3]) if len(args) > 3 and isinstance(args[3], (list, tuple)) else 1
+        area = prod(w.shape[2:])
+        if op_class == "depthwise_conv":
+            return out.shape[1], pixels, area, stride
+        return prod(w.shape[1:]), out.shape[1], pixels, area, stride
+    if op_class == "matmul":
+        where = _MATMUL_OPERANDS.get(op)
+        if where is None:
+            return None
+        a, b = args[where[0]], args[where[1]]
+        return a.numel() // a.shape[-1], a.shape[-1], b.shape[-1]
+    if op_class in ("softmax_norm", "elementwise"):
+        return nbytes, flops / nbytes if nbytes else 0.0
+    if op_class == "pooling":
+        if op not in _POOLS or not isinstance(args[1], (list, tuple, int)):
+            return None
+        return nbytes, prod(args[1]) if isinstance(args[1], (list, tuple)) else args[1] ** 2
+    if op_class == "resize":
+        return nbytes, out.shape[-1]
+    if op_class == "copy":
+        strided = any(_is_tensor(t) and not t.is_contiguous() for t in _flat(args))
+        return nbytes, 2 if strided else 1
+    return None
+
+
+def _flat(args) -> list:
+    out = []
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            out.extend(a)
+        else:
+            out.append(a)
+    return out
 
 
 def _is_depthwise(x: Any, w: Any) -> bool:

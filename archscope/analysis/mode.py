@@ -219,11 +219,12 @@ class CountingMode(TorchDispatchMode):
             out = func(*args, **kwargs)
         rec = self.recorder
         if rec.enabled:
+            fresh = 0
             if rec.live is not None and info.allocates:
-                rec.live.created(tensors_in(out), info.name, rec.layer, rec.path, info.activation_product)
+                fresh = rec.live.created(tensors_in(out), info.name, rec.layer, rec.path, info.activation_product)
             counted = not info.free
             if counted:
-                self._count(info, args, kwargs, out, rec)
+                self._count(info, args, kwargs, out, rec, fresh)
             if info.score or len(self._scores):
                 self._follow_scores(info, args, kwargs, out, rec, counted)
             if not info.activation_product and (info.free or info.kind in ("data", "other")):
@@ -304,7 +305,7 @@ class CountingMode(TorchDispatchMode):
             chain.charge(rec.ops, index, moved * _element_bytes(rec, first, bpe))
 
     @staticmethod
-    def _count(info: _OpInfo, args, kwargs, out, rec: Recorder) -> None:
+    def _count(info: _OpInfo, args, kwargs, out, rec: Recorder, fresh: int = 0) -> None:
         outs = tensors_in(out)
         if info.first_only:
             outs = outs[:1]
@@ -333,8 +334,10 @@ class CountingMode(TorchDispatchMode):
                 written += elements(t) * size(t)
         shape = tuple(outs[0].shape) if info.score and outs else ()
         op_class = costs.op_class(info.packet, args) if info.by_call else info.op_class
+        features = costs.op_features(op_class, info.packet, args, outs, mac + other, read + written) if op_class \
+            else ()
         rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read, written, shape,
-                                info.activation_product, op_class=op_class))
+                                info.activation_product, op_class=op_class, features=features, fresh_bytes=fresh))
         if info.functional and rec.functional_depth == 0:
             rec.functional_macs[rec.layer] = rec.functional_macs.get(rec.layer, 0) + mac // 2
 

@@ -32,6 +32,13 @@ class OpRecord:
     # output (the kernel writes it in the layout wanted). Marked by the counting mode like score_bytes.
     prep_bytes: int = 0
     op_class: str = ""  # vocab.OP_CLASSES key (analysis.costs.op_class; "" = none): whose calibrated figures apply
+    # the call's shape features, vocab.CLASS_FEATURES[op_class] in order (analysis.costs.op_features; () = none):
+    # which calibrated kernels of its class it resembles
+    features: tuple[float, ...] = ()
+    # bytes of its outputs that land on memory this forward has not touched yet (analysis.liveness: the live
+    # activations growing past their high-water mark, and every allocation too large for a heap to keep): a CPU
+    # pays a page fault for each page of them
+    fresh_bytes: int = 0
 
     @property
     def flops(self) -> int:

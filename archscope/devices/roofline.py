@@ -22,7 +22,9 @@ flash-style kernel keeps on chip: only Q, K, V and the output move). Only which 
 On a device whose spec has a calibrated ``op_classes`` table at the dtype (``archscope calibrate``), an op of a class
 in it (``OpRecord.op_class``, named by ``analysis.costs.op_class``) takes ``overhead_s + max(FLOPs / flops_per_s,
 bytes / bytes_per_s)`` with that class's figures instead, the rate that drives the class being the one achieved at
-the op's bytes (``ClassRate.rate_at``); the overhead is added to the larger roof.
+the op's shape features (``OpRecord.features``, ``ClassRate.rate_at``); the overhead is added to the larger
+roof. A device with a calibrated ``fresh_bytes_per_s`` (a CPU) also charges each op's fresh memory
+(``OpRecord.fresh_bytes``: pages this forward had not touched, each a page fault) at that rate.
 
 On a device whose spec is ``relative_only`` (the MobileNetV4 ridge-point presets) the "ms" are relative units: only
 ratios between layers or models mean something.
@@ -30,7 +32,7 @@ ratios between layers or models mean something.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -66,16 +68,27 @@ def op_seconds(device: DeviceSpec, dtype: str, flops: float, nbytes: float) -> t
     return flops / device.peak(dtype), nbytes / device.bandwidth
 
 
-def class_op_seconds(device: DeviceSpec, dtype: str, op_class: str, flops: float,
-                     nbytes: float) -> tuple[float, float, float]:
-    """(compute seconds, memory seconds, per-call overhead seconds) of one op of ``op_class``: with the class's
-    calibrated figures when ``device`` has them at ``dtype``, else :func:`op_seconds` and no overhead."""
+def class_op_seconds(device: DeviceSpec, dtype: str, op_class: str, flops: float, nbytes: float,
+                     features: Sequence[float] = ()) -> tuple[float, float, float]:
+    """(compute seconds, memory seconds, per-call overhead seconds) of one op of ``op_class`` with shape
+    ``features``: with the class's calibrated figures when ``device`` has them at ``dtype``, else
+    :func:`op_seconds` and no overhead."""
     rate = device.class_rate(dtype, op_class)
     if rate is None:
         compute_s, memory_s = op_seconds(device, dtype, flops, nbytes)
         return compute_s, memory_s, 0.0
-    flops_per_s, bytes_per_s = rate.rate_at(nbytes)
+    flops_per_s, bytes_per_s = rate.rate_at(nbytes, features)
     return flops / flops_per_s, nbytes / bytes_per_s, rate.overhead_s
+
+
+def fresh_seconds(device: DeviceSpec, op: OpRecord, attention: str = "eager") -> float:
+    """What writing the op's fresh memory (``OpRecord.fresh_bytes``) costs beyond a warm write on ``device``: 0
+    without a calibrated ``fresh_bytes_per_s``, and 0 for the score matrices of fused attention (never in memory)."""
+    rate = device.fresh_bytes_per_s
+    fresh = getattr(op, "fresh_bytes", 0)
+    if not rate or not fresh or (attention == "fused" and getattr(op, "score_bytes", 0)):
+        return 0.0
+    return fresh / rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +101,11 @@ class OpRoofline:
     compute_ms: float
     memory_ms: float
     overhead_ms: float = 0.0  # the op class's calibrated per-call time (0 without an op_classes table)
+    fresh_ms: float = 0.0  # page faults of its fresh memory (0 without a calibrated fresh_bytes_per_s)
 
     @property
     def predicted_ms(self) -> float:
-        return max(self.compute_ms, self.memory_ms) + self.overhead_ms
+        return max(self.compute_ms, self.memory_ms) + self.overhead_ms + self.fresh_ms
 
     @property
     def bound(self) -> str:
@@ -176,8 +190,10 @@ def attention_mode(device: DeviceSpec, attention: str | None) -> str:
 
 def op_roofline(device: DeviceSpec, dtype: str, op: OpRecord, attention: str = "eager") -> OpRoofline:
     nbytes = op.bytes_as(attention)
-    compute_s, memory_s, overhead_s = class_op_seconds(device, dtype, getattr(op, "op_class", ""), op.flops, nbytes)
-    return OpRoofline(op.op, op.layer, op.path, op.flops, nbytes, compute_s * 1e3, memory_s * 1e3, overhead_s * 1e3)
+    compute_s, memory_s, overhead_s = class_op_seconds(device, dtype, getattr(op, "op_class", ""), op.flops, nbytes,
+                                                       getattr(op, "features", ()))
+    return OpRoofline(op.op, op.layer, op.path, op.flops, nbytes, compute_s * 1e3, memory_s * 1e3, overhead_s * 1e3,
+                      fresh_seconds(device, op, attention) * 1e3)
 
 
 def _prefixes(path: str) -> list[str]:

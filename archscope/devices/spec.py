@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,54 +20,79 @@ import yaml
 from archscope.errors import ArchscopeError
 from archscope.util.files import write_atomic
 from archscope.util.text import did_you_mean
-from archscope.vocab import ATTENTION_MODES, OP_CLASSES, canonical_dtype
+from archscope.vocab import ATTENTION_MODES, CLASS_FEATURES, FEATURE_WIDTHS, OP_CLASSES, canonical_dtype
 
 MAX_SPEC_BYTES = 1_000_000
 _SPEC_KEYS = {"name", "peak_flops", "bandwidth", "source", "aliases", "notes", "relative_only", "attention",
-              "attention_source", "memory", "memory_source", "op_classes"}
+              "attention_source", "memory", "memory_source", "op_classes", "fresh_bytes_per_s"}
 
 
 @dataclass(frozen=True)
 class ClassRate:
     """What one op class achieves on a device (``archscope calibrate`` measures it; the model is in
-    :mod:`archscope.devices.calibrate`): an op of the class moving ``bytes`` takes
-    ``overhead_s + max(flops / flops_per_s, bytes / bytes_per_s)``, where the rate of the class's ``driver``
-    ("flops" or "bytes") is, when ``by_size`` is given, the achieved rate at that many bytes (:meth:`rate_at`)."""
+    :mod:`archscope.devices.calibrate`): an op of the class takes ``overhead_s + max(flops / flops_per_s,
+    bytes / bytes_per_s)``, where the rate of the class's ``driver`` ("flops" or "bytes") is the one achieved by the
+    calibrated kernels that resemble the op (:meth:`rate_at`): by its shape ``features``
+    (``vocab.CLASS_FEATURES``) when the device file has ``points``, by its bytes when it has only ``by_size``
+    (the first calibrated files), else the one figure."""
 
     flops_per_s: float
     bytes_per_s: float
     overhead_s: float = 0.0
-    driver: str = ""  # "flops" or "bytes": which rate ``by_size`` gives; "" = no size table
+    driver: str = ""  # "flops" or "bytes": which rate ``points``/``by_size`` give; "" = no table
     by_size: tuple[tuple[float, float], ...] = ()  # (bytes moved by one call, achieved driver rate), by bytes
+    features: tuple[str, ...] = ()  # the names of each point's features (vocab.CLASS_FEATURES of the class)
+    points: tuple[tuple[float, ...], ...] = ()  # (feature values..., achieved driver rate) of each kernel
 
-    #: How far (a factor in bytes) a measured size reaches when :meth:`rate_at` blends them: its Gaussian width in
-    #: log(bytes).
+    #: How far (a factor in bytes) a measured size reaches when :meth:`rate_at` blends ``by_size``: its Gaussian
+    #: width in log(bytes).
     SIZE_WIDTH = 2.0
 
-    def rate_at(self, nbytes: float) -> tuple[float, float]:
-        """(FLOP/s, bytes/s) for an op moving ``nbytes``: the driver's rate is the geometric mean of the measured
-        rates weighted by ``exp(-(ln(nbytes / size) / ln SIZE_WIDTH)^2 / 2)``; outside the measured sizes it is
-        the nearest one's."""
-        if not self.by_size or self.driver not in ("flops", "bytes"):
+    def rate_at(self, nbytes: float, features: Sequence[float] = ()) -> tuple[float, float]:
+        """(FLOP/s, bytes/s) for an op moving ``nbytes`` with shape ``features``: the driver's rate is the
+        geometric mean of the calibrated kernels' rates, each weighted by a Gaussian in the logarithm of every
+        feature (widths ``vocab.FEATURE_WIDTHS``), so the nearest kernels decide and, far from every kernel, the
+        nearest one alone. Without ``points`` (or without the op's features) the ``by_size`` table by bytes."""
+        if self.driver not in ("flops", "bytes"):
             return self.flops_per_s, self.bytes_per_s
-        sizes = [s for s, _ in self.by_size]
-        at = min(max(float(nbytes), min(sizes)), max(sizes))
-        width = math.log(self.SIZE_WIDTH)
-        weights = [math.exp(-0.5 * (math.log(at / s) / width) ** 2) for s in sizes]
-        total = sum(weights)
-        if total <= 0:
-            rate = self.by_size[min(range(len(sizes)), key=lambda i: abs(math.log(at / sizes[i])))][1]
+        if self.points and len(features) == len(self.features):
+            widths = [math.log(FEATURE_WIDTHS.get(name, 2.0)) for name in self.features]
+            rate = blend([p[:-1] for p in self.points], [p[-1] for p in self.points], features, widths)
+        elif self.by_size:
+            rate = blend([(s,) for s, _ in self.by_size], [r for _, r in self.by_size], (nbytes,),
+                         [math.log(self.SIZE_WIDTH)])
         else:
-            rate = math.exp(sum(w * math.log(r) for w, (_, r) in zip(weights, self.by_size)) / total)
+            return self.flops_per_s, self.bytes_per_s
         return (rate, self.bytes_per_s) if self.driver == "flops" else (self.flops_per_s, rate)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"flops_per_s": float(self.flops_per_s), "bytes_per_s": float(self.bytes_per_s),
                              "overhead_s": float(self.overhead_s)}
-        if self.by_size:
+        if self.by_size or self.points:
             d["driver"] = self.driver
+        if self.by_size:
             d["by_size"] = [[float(s), float(r)] for s, r in self.by_size]
+        if self.points:
+            d["features"] = list(self.features)
+            d["points"] = [[float(v) for v in p] for p in self.points]
         return d
+
+
+def blend(where: Sequence[Sequence[float]], rates: Sequence[float], at: Sequence[float],
+          widths: Sequence[float]) -> float:
+    """The geometric mean of ``rates`` weighted by ``exp(-d^2 / 2)``, ``d`` the distance from ``at`` to each point
+    of ``where`` in log space, each axis divided by its ``widths`` (natural logs), ``at`` first brought inside the
+    points' range on each axis. The weights are taken relative to the nearest point's, so a point far from all of
+    them gets the nearest one's rate, never 0/0."""
+    # outside the points' range in a feature, the op counts as at its edge (the end points' blend, not only the
+    # nearest: a rate measured at one size says little about sizes far beyond it, the edge's blend no less)
+    lows = [min(p[i] for p in where) for i in range(len(at))]
+    highs = [max(p[i] for p in where) for i in range(len(at))]
+    logs = [math.log(max(min(max(v, lo), hi), 1e-12)) for v, lo, hi in zip(at, lows, highs)]
+    d2 = [sum(((x - math.log(max(v, 1e-12))) / w) ** 2 for x, v, w in zip(logs, point, widths)) for point in where]
+    nearest = min(d2)
+    weights = [math.exp(-0.5 * (d - nearest)) for d in d2]
+    return math.exp(sum(w * math.log(r) for w, r in zip(weights, rates)) / sum(weights))
 
 
 @dataclass(frozen=True)
@@ -90,6 +115,10 @@ class DeviceSpec:
     # optional, calibrated: dtype -> op class (vocab.OP_CLASSES) -> its achieved figures; ops of a class (at a dtype)
     # not in it use peak_flops and bandwidth
     op_classes: Mapping[str, Mapping[str, ClassRate]] = field(default_factory=dict)
+    # optional, calibrated: bytes/s at which writing fresh memory (pages the process has not touched) goes, page
+    # faults included, beyond what a warm write costs; None: fresh memory costs nothing extra (a GPU's caching
+    # allocator, or no calibration). The roofline charges OpRecord.fresh_bytes at this rate.
+    fresh_bytes_per_s: float | None = None
 
     @property
     def dtypes(self) -> tuple[str, ...]:
@@ -146,6 +175,8 @@ class DeviceSpec:
                 d["memory_source"] = self.memory_source
         if self.op_classes:
             d["op_classes"] = {dt: {c: r.to_dict() for c, r in t.items()} for dt, t in self.op_classes.items()}
+        if self.fresh_bytes_per_s is not None:
+            d["fresh_bytes_per_s"] = float(self.fresh_bytes_per_s)
         return d
 
 
@@ -307,14 +338,20 @@ def device_from_dict(
     if not isinstance(memory_source, str):
         raise err("'memory_source' must be a string", "memory_source")
     op_classes = _op_classes(data.get("op_classes", {}), err)
+    fresh = None
+    if data.get("fresh_bytes_per_s") is not None:
+        fresh = _number(data["fresh_bytes_per_s"])
+        if fresh is None:
+            raise err(f"'fresh_bytes_per_s' must be a positive number (got {data['fresh_bytes_per_s']!r})",
+                      "fresh_bytes_per_s")
     return DeviceSpec(
         name=name.strip(), peak_flops=peaks, bandwidth=bandwidth, source=source, aliases=tuple(aliases),
         notes=notes, relative_only=relative_only, attention=attention, attention_source=attention_source,
-        memory_bytes=memory, memory_source=memory_source, op_classes=op_classes,
+        memory_bytes=memory, memory_source=memory_source, op_classes=op_classes, fresh_bytes_per_s=fresh,
     )
 
 
-_RATE_KEYS = ("flops_per_s", "bytes_per_s", "overhead_s", "driver", "by_size")
+_RATE_KEYS = ("flops_per_s", "bytes_per_s", "overhead_s", "driver", "by_size", "features", "points")
 
 
 def _op_classes(raw: Any, err: Any) -> dict[str, dict[str, ClassRate]]:
@@ -351,7 +388,8 @@ def _op_classes(raw: Any, err: Any) -> dict[str, dict[str, ClassRate]]:
                 raise err(f"{where}.{cls}.{bad} must be {limit} (got {entry[bad]!r})", "op_classes", str(raw_dtype))
             assert flops is not None and nbytes is not None and over is not None
             driver, sizes = entry.get("driver", ""), entry.get("by_size", [])
-            if sizes and driver not in ("flops", "bytes"):
+            names, points = _points(entry, str(cls), where, lambda m: err(m, "op_classes", str(raw_dtype)))
+            if (sizes or points) and driver not in ("flops", "bytes"):
                 raise err(f"{where}.{cls}.driver must be 'flops' or 'bytes' with a by_size table (got {driver!r})",
                           "op_classes", str(raw_dtype))
             if not isinstance(sizes, list) or not all(
@@ -359,9 +397,28 @@ def _op_classes(raw: Any, err: Any) -> dict[str, dict[str, ClassRate]]:
                 raise err(f"{where}.{cls}.by_size must be a list of [bytes, rate] pairs of positive numbers",
                           "op_classes", str(raw_dtype))
             table_sizes = tuple(sorted((_number(b) or 0.0, _number(r) or 0.0) for b, r in sizes))
-            rates[str(cls)] = ClassRate(flops, nbytes, over, driver if sizes else "", table_sizes)
+            rates[str(cls)] = ClassRate(flops, nbytes, over, driver if sizes or points else "", table_sizes,
+                                        names, points)
         out[dtype] = rates
     return out
+
+
+def _points(entry: dict, cls: str, where: str, err: Any) -> tuple[tuple[str, ...], tuple[tuple[float, ...], ...]]:
+    """A class entry's optional ``features`` and ``points``: the features must be this archscope's for the class
+    (a file calibrated by another version that counts other features is refused, not misread)."""
+    if "points" not in entry and "features" not in entry:
+        return (), ()
+    expected = CLASS_FEATURES[cls]
+    names = entry.get("features")
+    if names != list(expected):
+        raise err(f"{where}.{cls}.features must be {list(expected)} (got {names!r}); this file was calibrated by "
+                  f"another archscope: run archscope calibrate again")
+    raw = entry.get("points")
+    width = len(expected) + 1
+    if not isinstance(raw, list) or not raw or not all(
+            isinstance(p, list) and len(p) == width and all(_number(v) is not None for v in p) for p in raw):
+        raise err(f"{where}.{cls}.points must be a list of [{', '.join(expected)}, rate] rows of positive numbers")
+    return tuple(expected), tuple(tuple(_number(v) or 0.0 for v in p) for p in raw)
 
 
 def save_device(spec: DeviceSpec, path: str | os.PathLike[str]) -> Path:
