@@ -139,5 +139,5 @@ CLASS_FEATURES: dict[str, tuple[str, ...]] = {
 #: feature's logarithm (a factor). Kernel area and stride are near-categorical (a 3x3 kernel says little about a 1x1).
 FEATURE_WIDTHS: dict[str, float] = {
     "bytes": 2.0, "reduction": 2.0, "out_channels": 2.0, "out_pixels": 2.5, "kernel_area": 1.2, "stride": 1.2,
-    "channels": 2.0, "rows": 2.0, "cols": 2.0, "flops_per_byte": 1.5, "row_length": 2.0, "strided": 1.2,
+    "channels": 2.0, "rows": 2.0, "cols": 2.0, "flops_per_byte": 1.5, "row_length": 1.4, "strided": 1.2,
 }

@@ -1,24 +1,30 @@
 #!/usr/bin/env python3
 """How close the calibrated roofline comes to measured per-layer times on this CPU.
 
-1. Calibrates this machine (``archscope.devices.calibrate.measure``: matmul peak, copy bandwidth and the op-class
-   table, ``--threads`` threads), or reads ``--device-file``.
-2. For each model (by default the official YOLOv8n and YOLO11n from the Ultralytics wheel YAMLs, through
-   tests/official_configs.py, and the sample_configs models; none of them is used by the calibration, which times
-   single operators), runs ``archscope.bench(..., per_layer=True, threads=...)`` with that device file, and prints
-   per model: the per-layer median error factor ``exp(median |log(pred / meas)|)``, the Spearman rank correlation
-   over the layers and the whole-model ``predicted / measured`` (``BenchReport``'s ``prediction_error``), beside the
-   same figures for the one-peak roofline (the same device without its op-class table), and the worst layers.
-3. Says PASS or FAIL against the targets of issue 15: median factor <= 1.25, rank correlation >= 0.95, whole model
-   within 10 %. Exit status 0 whatever the targets say.
+Run as a user runs archscope, each step its own process: ``archscope calibrate --threads T`` (matmul peak, copy
+bandwidth, the op-class table and the fresh-memory rate), then for each model ``archscope bench MODEL --per-layer
+--threads T --device-spec DEVICE --format json``. Separate processes matter on CPU: what a process ran before (a
+large matmul, a calibration) changes how glibc's malloc serves later allocations, and with it whether a kernel's
+buffers page-fault on every call (measured here: a 3-channel stem convolution runs in 1.3 ms after a large matmul
+in the same process and in 8-10 ms in a fresh one, its scratch buffer then mapped anew on every call).
 
-    .venv/bin/python benchmarks/roofline_accuracy.py                       # calibrate (~35 s), then 7 models at 640
-    .venv/bin/python benchmarks/roofline_accuracy.py --device-file dev.yaml --imgsz 320 --json out.json
+By default the models are the official YOLOv8n and YOLO11n from the Ultralytics wheel YAMLs (through
+tests/official_configs.py) and the sample_configs models; none of them is used by the calibration, which times
+single operators of its own shapes. For each model it prints the per-layer median error factor
+``exp(median |log(pred / meas)|)``, the Spearman rank correlation over the layers and the whole-model ``predicted /
+measured`` (``BenchReport``'s ``prediction_error``), beside the same figures for the one-peak roofline (the same
+device without its op-class table and fresh-memory rate), and the worst layers; PASS or FAIL against the targets of
+issue 15 (median factor <= 1.25, rank correlation >= 0.95, whole model within 10 %). ``--rounds K`` repeats
+calibrate-then-bench K times (two runs minutes apart differ on this shared machine as much as the model's error:
+whole-model times by up to 25 %) and also prints each model's median over the rounds. Exit status 0 whatever the
+targets say.
 
-On a shared machine the load average printed beside the figures matters: read them with it. So does the CPU share
-(this process's CPU time / wall time during each bench; 1.0 with one thread on a quiet machine): at 0.5 the measured
-times include as much waiting for the CPU as running. ``--clock cpu`` times calibration and bench alike in this
-thread's CPU time instead, which waiting does not count: a diagnostic of the model, not the target.
+    .venv/bin/python benchmarks/roofline_accuracy.py                        # ~2 min: calibrate, 8 models at 640
+    .venv/bin/python benchmarks/roofline_accuracy.py --rounds 3 --imgsz 320 --json out.json
+    .venv/bin/python benchmarks/roofline_accuracy.py --device-file dev.yaml   # bench only, against that file
+
+Read the figures with the load average printed beside them: on a loaded machine the measured times include
+waiting for the CPU.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ import dataclasses
 import json
 import math
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,8 +67,9 @@ def load() -> float:
         return float("nan")
 
 
-def one_peak_errors(report, model: str, device, imgsz: int):
-    """The same measured layers against the one-peak roofline (the device without its op-class table)."""
+def one_peak_errors(stats, model: str, device, imgsz: int):
+    """The same measured layers against the one-peak roofline (the device without its op-class table and its
+    fresh-memory rate)."""
     from archscope.analysis.analyze import analyze
     from archscope.api import split_scale
     from archscope.build.builder import BuildOptions, build_model
@@ -72,10 +80,10 @@ def one_peak_errors(report, model: str, device, imgsz: int):
     source, scale = split_scale(model, None)
     built = build_model(load_spec(source), BuildOptions(scale=scale, imgsz=(imgsz, imgsz)))
     costs = analyze(built, legacy=False)
-    plain = roofline(dataclasses.replace(device, op_classes={}), "fp32", costs.ops, layers=range(len(built.layers)))
-    stats = dataclasses.replace(report.batches[0], predicted_ms=plain.predicted_ms, layers=[
-        dataclasses.replace(row, predicted_ms=plain.layer(row.index).predicted_ms) for row in report.batches[0].layers])
-    return prediction_error(stats)
+    plain = roofline(dataclasses.replace(device, op_classes={}, fresh_bytes_per_s=None), "fp32", costs.ops,
+                     layers=range(len(built.layers)))
+    return prediction_error(dataclasses.replace(stats, predicted_ms=plain.predicted_ms, layers=[
+        dataclasses.replace(row, predicted_ms=plain.layer(row.index).predicted_ms) for row in stats.layers]))
 
 
 def verdict(error) -> str:
@@ -85,89 +93,115 @@ def verdict(error) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def archscope(*args: str) -> str:
+    """Run the archscope CLI in its own process (as a user does) and return its standard output."""
+    done = subprocess.run([sys.executable, "-m", "archscope", *args], capture_output=True, text=True, cwd=REPO)
+    if done.returncode != 0:
+        raise SystemExit(f"archscope {' '.join(args)} failed: {done.stderr.strip()[-400:]}")
+    return done.stdout
+
+
+def calibrate(path: str, threads: int, class_seconds: float) -> None:
+    archscope("calibrate", "-o", path, "--dtypes", "fp32", "--class-seconds", f"{class_seconds:g}",
+              "--threads", str(threads))
+
+
+def bench(model: str, device_file: str, imgsz: int, threads: int, runs: int):
+    """The first batch's statistics of ``archscope bench MODEL --per-layer`` against ``device_file``."""
+    from archscope.reports.bench import BenchReport
+
+    out = archscope("bench", model, "--per-layer", "--imgsz", str(imgsz), "--threads", str(threads), "--runs",
+                    str(runs), "--device-spec", device_file, "--format", "json")
+    return BenchReport.from_dict(json.loads(out)).batches[0]
+
+
+def median_of_rounds(rounds: list):
+    """One BatchStats whose every layer's (and the whole model's) measured and predicted times are the medians of
+    the rounds': the measurement with the shared machine's drift between runs taken out."""
+    first = rounds[0]
+    layers = [dataclasses.replace(row, median_ms=statistics.median(r.layers[i].median_ms for r in rounds),
+                                  predicted_ms=statistics.median(r.layers[i].predicted_ms for r in rounds))
+              for i, row in enumerate(first.layers)]
+    return dataclasses.replace(first, layers=layers, median_ms=statistics.median(r.median_ms for r in rounds),
+                               predicted_ms=statistics.median(r.predicted_ms for r in rounds))
+
+
+def label(model: str) -> str:
+    return Path(model.split(":")[0]).stem + (f":{model.split(':')[1]}" if ":" in model else "")
+
+
+def print_table(title: str, rows: list) -> None:
+    print(f"\n{title}")
+    print("| model | layers | measured ms | predicted ms | median factor | rank corr. | whole pred/meas | target "
+          "| one-peak: median factor | rank corr. | whole | load |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+    for name, stats, cal, plain, ld in rows:
+        print(f"| {name} | {cal.layers} | {stats.median_ms:.1f} | {stats.predicted_ms:.1f} | {cal.median_factor:.2f} "
+              f"| {cal.rank_correlation:.3f} | {cal.whole_model_ratio:.2f} | {verdict(cal)} "
+              f"| {plain.median_factor:.2f} | {plain.rank_correlation:.3f} | {plain.whole_model_ratio:.2f} "
+              f"| {ld:.1f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("models", nargs="*", help="model YAMLs (file.yaml:s for a scale); default: see above")
     parser.add_argument("--device-file", help="use this calibrated device file instead of calibrating")
-    parser.add_argument("--save-device", help="save the calibration here")
+    parser.add_argument("--save-device", help="keep the (last round's) calibration here")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1, help="calibrate and bench every model this many times")
     parser.add_argument("--class-seconds", type=float, default=30.0)
     parser.add_argument("--worst", type=int, default=3, help="list this many worst layers per model")
     parser.add_argument("--json", help="also write every figure here")
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="wall: what bench measures (the target). cpu: this thread's CPU time, for calibration "
-                             "and bench alike (a diagnostic: what a machine nobody else loads would show; needs "
-                             "--threads 1)")
     args = parser.parse_args(argv)
-    clock = time.perf_counter
-    if args.clock == "cpu":
-        if args.threads != 1:
-            parser.error("--clock cpu needs --threads 1 (thread CPU time misses other threads' work)")
-        clock = time.thread_time
-        from archscope.measure import runner, timing
+    if args.device_file and args.rounds > 1:
+        parser.error("--rounds repeats the calibration: leave out --device-file")
 
-        wall_target = runner.target_for
+    from archscope.devices.spec import load_device_file
 
-        def cpu_target(device: str):
-            target = wall_target(device)
-            return dataclasses.replace(target, stopwatch=timing.SyncStopwatch(lambda: None, clock=time.thread_time))
+    models = args.models or default_models()
+    per_model: dict[str, list] = {m: [] for m in models}
+    out, scratch = [], tempfile.mkdtemp()
+    for k in range(args.rounds):
+        print(f"round {k + 1}: load average {load():.2f}", file=sys.stderr)
+        path = args.device_file or args.save_device or os.path.join(scratch, f"device-{k + 1}.yaml")
+        if not args.device_file:
+            calibrate(path, args.threads, args.class_seconds)
+        device = load_device_file(path)
+        rows = []
+        for model in models:
+            stats = bench(model, path, args.imgsz, args.threads, args.runs)
+            per_model[model].append((stats, device))
+            rows.append((label(model), stats, stats.prediction_error, one_peak_errors(stats, model, device, args.imgsz),
+                         load()))
+            out.append({"round": k + 1, "model": model, "imgsz": args.imgsz, "measured_ms": stats.median_ms,
+                        "predicted_ms": stats.predicted_ms, "calibrated": dataclasses.asdict(rows[-1][2]),
+                        "one_peak": dataclasses.asdict(rows[-1][3]), "load": rows[-1][4], "device_file": path,
+                        "layers": [{"index": r.index, "module": r.module, "measured_ms": r.median_ms,
+                                    "predicted_ms": r.predicted_ms} for r in stats.layers]})
+            print(f"  {label(model)}: done (load {rows[-1][4]:.2f})", file=sys.stderr)
+        print_table(f"round {k + 1}: imgsz {args.imgsz}, {args.threads} thread(s), fp32, batch 1; device file {path}",
+                    rows)
+        print("worst layers (measured / predicted ms):")
+        for name, stats, *_ in rows:
+            worst = sorted(stats.layers, key=lambda r: -abs(math.log(r.predicted_ms / r.median_ms))
+                           if r.predicted_ms and r.median_ms else 0)[: args.worst]
+            print(f"  {name}: " + "; ".join(f"{r.index} {r.module} {r.median_ms:.3g} / {r.predicted_ms:.3g}"
+                                           for r in worst))
+    if args.rounds > 1:
+        from archscope.reports.bench import prediction_error
 
-        runner.target_for = cpu_target
-
-    import archscope
-    from archscope.devices.calibrate import measure
-    from archscope.devices.spec import load_device_file, save_device
-
-    print(f"load average before calibrating: {load():.2f}")
-    if args.device_file:
-        path = args.device_file
-    else:
-        result = measure("cpu", dtypes=("fp32",), seconds=3.0, class_seconds=args.class_seconds,
-                         threads=args.threads, name="calibrated-cpu", clock=clock)
-        path = args.save_device or os.path.join(tempfile.mkdtemp(), "device.yaml")
-        save_device(result.spec, path)
-        print(f"calibrated -> {path}")
-    device = load_device_file(path)
-    for dtype, table in device.op_classes.items():
-        for name, rate in table.items():
-            print(f"  {dtype} {name:15s} {rate.flops_per_s / 1e9:8.3g} GFLOP/s {rate.bytes_per_s / 1e9:8.3g} GB/s "
-                  f"{rate.overhead_s * 1e6:7.3g} us")
-
-    rows, out = [], []
-    for model in args.models or default_models():
-        wall0, cpu0 = time.perf_counter(), time.process_time()
-        report = archscope.bench(model, imgsz=args.imgsz, device="cpu", threads=args.threads, per_layer=True,
-                                 device_spec=path, runs=args.runs)
-        share = (time.process_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
-        stats = report.batches[0]
-        calibrated = stats.prediction_error
-        plain = one_peak_errors(report, model, device, args.imgsz)
-        name = Path(model.split(":")[0]).stem + (f":{model.split(':')[1]}" if ":" in model else "")
-        worst = sorted(stats.layers, key=lambda r: -abs(math.log(r.predicted_ms / r.median_ms))
-                       if r.predicted_ms and r.median_ms else 0)[: args.worst]
-        rows.append((name, stats, calibrated, plain, worst, load(), share))
-        out.append({"model": model, "imgsz": args.imgsz, "measured_ms": stats.median_ms,
-                    "predicted_ms": stats.predicted_ms, "calibrated": dataclasses.asdict(calibrated),
-                    "one_peak": dataclasses.asdict(plain), "load": rows[-1][5], "cpu_share": share,
-                    "layers": [{"index": r.index, "module": r.module, "measured_ms": r.median_ms,
-                                "predicted_ms": r.predicted_ms} for r in stats.layers]})
-        print(f"  {name}: done (load {rows[-1][5]:.2f}, CPU share {share:.2f})", file=sys.stderr)
-
-    print(f"\nimgsz {args.imgsz}, {args.threads} thread(s), fp32, batch 1, {args.clock} clock; device file {path}")
-    print("| model | layers | measured ms | predicted ms | median factor | rank corr. | whole pred/meas | target "
-          "| one-peak: median factor | rank corr. | whole | load | CPU share |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, stats, cal, plain, _, ld, share in rows:
-        print(f"| {name} | {cal.layers} | {stats.median_ms:.1f} | {stats.predicted_ms:.1f} | {cal.median_factor:.2f} "
-              f"| {cal.rank_correlation:.3f} | {cal.whole_model_ratio:.2f} | {verdict(cal)} "
-              f"| {plain.median_factor:.2f} | {plain.rank_correlation:.3f} | {plain.whole_model_ratio:.2f} "
-              f"| {ld:.1f} | {share:.2f} |")
-    print("\nworst layers (measured / predicted ms):")
-    for name, _, _, _, worst, _, _ in rows:
-        print(f"  {name}: " + "; ".join(f"{r.index} {r.module} {r.median_ms:.3g} / {r.predicted_ms:.3g}"
-                                       for r in worst))
+        rows = []
+        for model, runs in per_model.items():
+            merged = median_of_rounds([s for s, _ in runs])
+            plain = statistics.median(one_peak_errors(s, model, d, args.imgsz).median_factor for s, d in runs)
+            error = prediction_error(merged)
+            rows.append((label(model), merged, error, dataclasses.replace(error, median_factor=plain,
+                                                                         rank_correlation=float("nan"),
+                                                                         whole_model_ratio=float("nan")), load()))
+        print_table(f"median of {args.rounds} rounds (each layer's measured and predicted times; one-peak: the "
+                    f"median of the rounds' median factors)", rows)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0

@@ -15,16 +15,13 @@ layer, sub-module path and operator that allocated it. Weights are not activatio
 input is (it is live until its last consumer). Memory a kernel allocates for itself and frees before returning
 (a convolution's workspace) is invisible here, as it is to a dispatch-level tracker of a real forward.
 
-**Fresh memory** (``OpRecord.fresh_bytes``): on a CPU, the first write to a page the process has not touched costs a
-page fault (about 2.5 us per 4 KiB page on this project's machine, a tenth of the bandwidth of a warm write). The
-allocator keeps memory between forwards only up to a point: glibc trims the top of its heap once its free top
-outgrows the trim threshold, so in steady state each forward touches fresh pages again as its live activations
-grow past the most they held so far in that forward (the high-water mark, starting at the input); allocations of
-:data:`FRESH_ALWAYS_BYTES` or more are fresh every time. Measured on this machine (``ru_minflt`` around real
-forwards): YOLOv8n at 640 faults 10-47 MB a forward between processes, this model says 19.7 MB; the attention
-sample ``yolov8n-mhsa`` 99 MB, of which the two 41 MB score matrices are 82 MB. An approximation of one
-allocator's policy: the calibration measures what a fresh byte costs, and a machine whose allocator keeps its
-memory measures that it costs nothing.
+**Fresh memory** (``OpRecord.fresh_bytes``): on a CPU, the first write to a page the process does not hold costs a
+page fault (1.5-2.5 us per 4 KiB page on this project's machine, a tenth of a warm write's bandwidth or less).
+Allocations of :data:`FRESH_ALWAYS_BYTES` or more are such memory on every call: counted here, to the byte (the
+attention sample ``yolov8n-mhsa`` at 640 makes two 41 MB score matrices a forward, 82 MB of its 99-110 MB of
+measured faults). Smaller ones come from the heap, and whether they fault depends on the allocator's history in
+that process (a forward of YOLOv8n at 640 faulted 10-47 MB in different processes, at a cost per fault that
+differed as much): not counted.
 """
 
 from __future__ import annotations
@@ -61,9 +58,6 @@ class LiveStorages:
     current: int = 0
     peak: PeakPoint = field(default_factory=PeakPoint)
     layer_peaks: dict[int, int] = field(default_factory=dict)  # layer -> the most bytes live while it ran
-    # live bytes at their highest so far in this forward: memory up to it has been touched; an allocation that
-    # takes the total past it lands on fresh pages (the heap is trimmed between forwards, module docstring)
-    high_water: int = 0
     _bytes: dict[int, int] = field(default_factory=dict)  # id(storage) -> bytes, while it is alive
     _element: dict[int, int] = field(default_factory=dict)  # id(storage) -> bytes per element
     _fixed: dict[int, int] = field(default_factory=dict)  # parameters' and buffers' bytes per element
@@ -80,13 +74,12 @@ class LiveStorages:
             self._fixed[id(s)] = self.precision.parameter(t.is_floating_point(), t.element_size(), t.dim())
 
     def add_input(self, t) -> None:
-        """The model input: live from before the first layer (and made before the forward: not fresh in it)."""
+        """The model input: live from before the first layer."""
         self._track(t, self.precision.tensor(t.is_floating_point(), t.element_size()), -1, "", "input")
-        self.high_water = self.current
 
     def created(self, outputs, op: str, layer: int, path: str, activation_product: bool = False) -> int:
         """The tensors an allocating operator returned (views of its inputs or of each other add nothing); returns
-        how many of their bytes are fresh memory (:attr:`high_water`)."""
+        how many of their bytes are fresh memory (:data:`FRESH_ALWAYS_BYTES`)."""
         fresh = 0
         for t in outputs:
             bpe = self.precision.output(t.is_floating_point(), t.element_size(), op, activation_product)
@@ -124,12 +117,7 @@ class LiveStorages:
             self.layer_peaks[layer] = self.current
         if self.current > self.peak.bytes:
             self.peak = PeakPoint(self.current, layer, path, op)
-        if n >= FRESH_ALWAYS_BYTES:  # mapped from the OS and returned to it on every call
-            self.high_water = max(self.high_water, self.current)
-            return n
-        fresh = max(0, self.current - self.high_water)
-        self.high_water = max(self.high_water, self.current)
-        return fresh
+        return n if n >= FRESH_ALWAYS_BYTES else 0  # mapped from the OS and returned to it on every call
 
     def _freed(self, key: int, _ref: Any) -> None:
         self.current -= self._bytes.pop(key, 0)

@@ -35,9 +35,8 @@ class OpRecord:
     # the call's shape features, vocab.CLASS_FEATURES[op_class] in order (analysis.costs.op_features; () = none):
     # which calibrated kernels of its class it resembles
     features: tuple[float, ...] = ()
-    # bytes of its outputs that land on memory this forward has not touched yet (analysis.liveness: the live
-    # activations growing past their high-water mark, and every allocation too large for a heap to keep): a CPU
-    # pays a page fault for each page of them
+    # bytes of its outputs too large for a heap to keep (analysis.liveness.FRESH_ALWAYS_BYTES): fresh from the
+    # operating system on every call, a page fault for each page of them on a CPU
     fresh_bytes: int = 0
 
     @property

@@ -5,22 +5,34 @@ of operator achieves, as a DeviceSpec.
 
 The model of a calibrated roofline (what :func:`measure_classes` fits and ``DeviceSpec.op_classes`` holds): one op of
 class ``c`` (``vocab.OP_CLASSES``; ``analysis.costs.op_class`` maps each ATen operator to one) that archscope counts
-at ``F`` FLOPs and ``B`` bytes (unfused: every input and output once) takes
+at ``F`` FLOPs and ``B`` bytes (unfused: every input and output once), with shape features ``s``
+(``vocab.CLASS_FEATURES``: a convolution's implicit-GEMM reduction length, output channels and pixels, kernel and
+stride; a matmul's M, K, N; an elementwise op's bytes and FLOPs per byte; ...), takes
 
-    t = overhead_c + max(F / flops_per_s_c(B), B / bytes_per_s_c(B))
+    t = overhead_c + max(F / flops_per_s_c(s), B / bytes_per_s_c(s)) + fresh / fresh_bytes_per_s
 
 * One of the two rates *drives* the class (:data:`CLASS_DRIVER`): the compute rate for convolutions, matrix products
   and pooling (whose cost is its kernel elements), the bandwidth for norms/softmax, elementwise, resize and copies.
   The other is the device's one figure (the matmul peak, the copy bandwidth), so every op still meets both roofs.
-* The driving rate depends on the op's size: the same kernel runs several times slower per FLOP or byte once its
-  tensors outgrow the caches, and on CPU far slower at few channels. Each class is timed on real kernels at several
-  sizes (:func:`class_cases`, 5-16 shapes per class from 10 KB to 80 MB, like those small YOLOs run at 640 and below,
-  fp32, batch 1). The achieved rate at each size, ``quantity / (t - overhead)``, is kept in the device file
-  (``by_size``), and an op's rate is their geometric mean weighted by a Gaussian in ``log(B)`` of width
-  ``ln 2`` (``ClassRate.rate_at``; outside the measured sizes the end sizes' blend).
-* ``overhead_c`` is the intercept of a straight line ``t = overhead + quantity / rate`` through the class's points,
-  fitted by least squares on the relative error (:func:`fit_line`; never negative): the per-call cost that makes
-  tiny ops slower than their size says.
+* The driving rate depends on the op's shape far more than on its size: on this project's CPU a 3-channel stem
+  convolution runs at 10 GFLOP/s, a 1x1 convolution at 40-90, a 3x3 one at 140-190, and a 20-pixel row upsamples at a
+  sixth of an 80-pixel row's bandwidth. Each class is timed on real kernels (:func:`class_cases`: 10-50 shapes per
+  class, those small YOLOs run at 256-640 px, fp32, batch 1); each kernel's achieved rate, ``quantity / (t -
+  overhead)``, is kept in the device file with its features (``points``), and an op's rate is their geometric mean
+  weighted by a Gaussian in the logarithm of every feature (``ClassRate.rate_at``; widths ``vocab.FEATURE_WIDTHS``):
+  the kernels most like the op decide.
+* ``overhead_c`` is the time of one tiny call of the class (``ClassCase.floor``: a 4x4 map), what any call costs from
+  Python (3-6 us here); without one, the intercept of a straight line through the class's points (:func:`fit_line`).
+* Convolutions and concatenations are timed as a network runs them (:class:`ColdCall`): each call after every cache
+  was flushed and its (first) input read again, because in a forward a convolution's weights were last read a
+  forward ago and a neck's concat joins the layer before with a backbone feature written long before; hot loops,
+  which keep all of it in cache, run them 10-40 % (a concat up to 3x) faster than a model does. The other classes
+  run where a network finds their input, just written: in a loop. Before timing, the allocator is settled as a
+  forward leaves it (:func:`settle_allocator`), so no kernel's scratch buffer page-faults on every call.
+* ``fresh`` is the op's fresh memory (``OpRecord.fresh_bytes``: outputs too large for a heap to keep, mapped anew
+  on every call, see :mod:`archscope.analysis.liveness`; an attention layer's score matrices at 640 px), and
+  ``fresh_bytes_per_s`` what writing such memory costs beyond a warm write (:func:`measure_fresh`: a page fault per
+  4 KiB page, 2-4 GB/s here). No calibration kernel's output reaches that size, so the class rates hold warm writes.
 * Each case's time is the median of its timed trials (not the best, as for the peaks), under
   ``torch.inference_mode()``: ``bench`` reports medians of forwards run that way, and on a shared machine the best
   trial is a moment the timed model seldom gets.
@@ -332,9 +344,11 @@ def measure(
 
     op_classes: dict[str, Any] = {}
     if class_seconds > 0:
+        if not on_gpu:
+            settle_allocator()
         with torch.inference_mode():  # as bench runs its forwards
             found = measure_classes(class_cases(classes), class_seconds, device=dev, synchronize=sync, clock=clock,
-                                    trials=trials, repeats=repeats)
+                                    trials=trials, repeats=repeats, evict=None if on_gpu else cache_evictor())
         peak32 = peaks.get("fp32") or next(iter(peaks.values()))
         op_classes["fp32"] = class_rates(found.fits.values(), peak32, bandwidth)
         details.append("op classes (fp32, batch 1; seconds = overhead + quantity / rate, fitted over sizes): "
@@ -427,6 +441,17 @@ class ClassCase:
     bytes: int
     make: Callable[[str], Callable[[], Any]]  # torch device -> the call to time
     floor: bool = False  # a tiny call: its time is the class's per-call overhead, not a rate
+
+
+class ColdCall:
+    """A calibration call to time as a network runs it (:func:`measure_classes`): its weights and output buffer out
+    of every cache, its input just read (``touch``), as a layer finds the tensor the layer before it wrote."""
+
+    def __init__(self, call: Callable[[], Any], touch: Callable[[], Any]):
+        self.call, self.touch = call, touch
+
+    def __call__(self) -> Any:
+        return self.call()
 
 
 @dataclass
@@ -544,7 +569,7 @@ def _conv_case(cin: int, cout: int, k: int, hw: int, stride: int = 1, depthwise:
 
         x = torch.randn(1, cin, hw, hw, device=dev)
         w = torch.randn(cout, cin // groups, k, k, device=dev)
-        return lambda: torch.nn.functional.conv2d(x, w, None, stride, pad, 1, groups)
+        return ColdCall(lambda: torch.nn.functional.conv2d(x, w, None, stride, pad, 1, groups), x.sum)
 
     kind = "depthwise_conv" if depthwise else "conv"
     return ClassCase(kind, f"{kind} {cin}->{cout} k{k} s{stride} {hw}x{hw}", flops, nbytes, make, floor)
@@ -680,7 +705,9 @@ def _copy_cases() -> list[ClassCase]:
             import torch
 
             xs = [torch.randn(1, c, hw, hw, device=dev) for _ in range(parts)]
-            return lambda: torch.cat(xs, 1)
+            # in a network the first input was just written and the others long before: a neck's concat joins
+            # the layer before with a backbone feature, read back from memory
+            return ColdCall(lambda: torch.cat(xs, 1), xs[0].sum)
 
         return ClassCase("copy", f"cat {parts}x{c} {hw}x{hw}", 0, 8 * n, make, floor)
 
@@ -712,11 +739,16 @@ DENSE_CONVS = [
     (16, 32, 3, 320, 2), (32, 64, 3, 160, 2), (32, 64, 3, 80, 2), (64, 128, 3, 40, 2), (64, 128, 3, 80, 2),
     (128, 256, 3, 40, 2), (256, 256, 3, 20, 2),
     (3, 16, 3, 320, 2), (3, 16, 3, 640, 2), (3, 32, 3, 640, 2), (3, 16, 6, 640, 2), (3, 32, 6, 320, 2),
+    (3, 16, 3, 256, 2),
+    # the deep layers at 256-320 px: few pixels, many channels
+    (32, 32, 1, 64, 1), (64, 64, 1, 32, 1), (128, 128, 1, 16, 1), (256, 128, 1, 8, 1),
+    (32, 32, 3, 64, 1), (64, 64, 3, 32, 1), (128, 128, 3, 16, 1), (256, 256, 3, 8, 1),
+    (16, 32, 3, 128, 2), (32, 64, 3, 64, 2), (64, 128, 3, 32, 2), (128, 256, 3, 16, 2),
 ]
 #: Depthwise convolutions (channels, k, input size, stride).
 DEPTHWISE_CONVS = [(32, 3, 160, 1), (64, 3, 160, 1), (64, 3, 80, 1), (128, 3, 40, 1), (256, 3, 20, 1), (512, 3, 10, 1),
                    (256, 5, 20, 1), (64, 5, 80, 1), (128, 5, 40, 1), (32, 3, 160, 2), (64, 3, 80, 2), (128, 3, 40, 2),
-                   (256, 3, 20, 2), (128, 7, 20, 1)]
+                   (256, 3, 20, 2), (128, 7, 20, 1), (128, 3, 16, 1), (256, 3, 8, 1), (64, 3, 32, 1)]
 #: Matrix products (batch, M, K, N): linear layers and attention's QK^T / PV at 20x20 to 40x40 maps, head dims 8-64.
 MATMULS = [(1, 400, 128, 128), (1, 1600, 256, 256), (1, 100, 256, 256), (4, 400, 32, 400), (4, 400, 400, 32),
            (2, 1600, 32, 1600), (4, 1600, 1600, 32), (8, 100, 32, 100), (2, 400, 64, 400), (2, 400, 400, 64),
@@ -737,6 +769,42 @@ def class_cases(classes: Iterable[str] | None = None) -> list[ClassCase]:
     ]
     wanted = None if classes is None else set(classes)
     return [c for c in cases if wanted is None or c.op_class in wanted]
+
+
+def _cold_times(fn: Callable[[], Any], touch: Callable[[], Any], evict: Callable[[], None],
+                synchronize: Callable[[], None], clock: Callable[[], float], share: float, calls: int) -> list[float]:
+    """Seconds of single calls of ``fn``, each after ``evict()`` and ``touch()`` (at least 3, at most ``calls``, as
+    many as fit ``share`` seconds with the evictions)."""
+    times: list[float] = []
+    start = clock()
+    while len(times) < 3 or (len(times) < calls and clock() - start < share):
+        evict()
+        touch()
+        times.append(_time_once(fn, synchronize, clock))
+    return times
+
+
+def settle_allocator(nbytes: int = (32 << 20) - (1 << 20)) -> None:
+    """Free one buffer just under the 32 MiB a heap stops keeping, as a model's forward frees its activations.
+
+    glibc's malloc maps every allocation above its threshold anew from the operating system, and raises the
+    threshold to the largest block freed so far (up to 32 MiB). A fresh process has the 128 KiB default, so a
+    convolution's internal scratch buffer there page-faults on every call; in a forward, where multi-megabyte
+    activations come and go, it does not. Measured here: a 3->32-channel stem at 640 px takes 22 ms a call before,
+    4.3 ms after; the same in archscope bench, whose forwards free such tensors before the timed ones."""
+    import torch
+
+    block = torch.empty(nbytes // 4)
+    block.fill_(0.0)
+    del block
+
+
+def cache_evictor(nbytes: int = 64 << 20) -> Callable[[], None]:
+    """A call that writes ``nbytes`` (twice a large CPU's last-level cache), leaving nothing else in the caches."""
+    import torch
+
+    junk = torch.empty(nbytes // 4)
+    return lambda: junk.fill_(1.0)
 
 
 def case_features(case: ClassCase) -> tuple[float, ...]:
@@ -793,10 +861,17 @@ def measure_classes(
     clock: Callable[[], float] = time.perf_counter,
     trials: int = 3,
     repeats: int = REPEATS,
+    evict: Callable[[], None] | None = None,
 ) -> ClassCalibration:
     """Time every case (one warm-up call, then the median of up to ``repeats x trials`` timed trials, as many as fit
     its equal share of ``seconds``) and fit each class (:func:`fit_class`). ``synchronize`` and ``clock`` exist so
-    tests can fake the device and the time."""
+    tests can fake the device and the time.
+
+    ``evict`` (CPU: :func:`cache_evictor`) pushes every cache line out; a case whose call is a :class:`ColdCall`
+    (the convolutions) is then timed one call at a time after ``evict()`` and its ``touch()``: in a network each
+    convolution's weights were last read a whole forward ago while its input was just written, and a hot loop,
+    which keeps both in cache, runs it 10-40 % faster than a network does (measured here: YOLO11n's convolutions at
+    640, 69.7 ms in hot loops, 88.5 ms in the forward, 85.6 ms timed this way)."""
     cases = list(cases)
     if not cases:
         raise ArchscopeError("no op-class calibration case to measure")
@@ -815,16 +890,12 @@ def measure_classes(
         # the measured model seldom gets
         calls = max(1, repeats) * max(1, trials)
         iters, trials_here = _plan(one, share, calls)
-        times = []
-        for trial in range(trials_here):
-            if trial and trial % 3 == 0:
-                # new operands now and then: on CPU a kernel's speed can hang on where its buffers lie (measured
-                # here: a 3-channel stem conv runs in 1.7 or 7.6 ms by the allocation alone), and a model's buffers
-                # lie wherever its allocator put them, so the median is over placements too
-                del fn
-                fn = case.make(device)
-                fn()
-            times.append(time_best(fn, synchronize=synchronize, clock=clock, iters=iters, trials=1))
+        touch = getattr(fn, "touch", None)
+        if evict is not None and touch is not None:
+            times = _cold_times(fn, touch, evict, synchronize, clock, share, calls)
+        else:
+            times = [time_best(fn, synchronize=synchronize, clock=clock, iters=iters, trials=1)
+                     for _ in range(trials_here)]
         t = _median(times)
         per_case[case.label] = t
         if case.floor:

@@ -21,10 +21,10 @@ flash-style kernel keeps on chip: only Q, K, V and the output move). Only which 
 
 On a device whose spec has a calibrated ``op_classes`` table at the dtype (``archscope calibrate``), an op of a class
 in it (``OpRecord.op_class``, named by ``analysis.costs.op_class``) takes ``overhead_s + max(FLOPs / flops_per_s,
-bytes / bytes_per_s)`` with that class's figures instead, the rate that drives the class being the one achieved at
-the op's shape features (``OpRecord.features``, ``ClassRate.rate_at``); the overhead is added to the larger
-roof. A device with a calibrated ``fresh_bytes_per_s`` (a CPU) also charges each op's fresh memory
-(``OpRecord.fresh_bytes``: pages this forward had not touched, each a page fault) at that rate.
+bytes / bytes_per_s)`` with that class's figures instead, the rate that drives the class being the one the
+calibrated kernels nearest the op's shape features achieved (``OpRecord.features``, ``ClassRate.rate_at``); the
+overhead is added to the larger roof. A device with a calibrated ``fresh_bytes_per_s`` (a CPU) also charges each
+op's fresh memory (``OpRecord.fresh_bytes``: pages this forward had not touched, each a page fault) at that rate.
 
 On a device whose spec is ``relative_only`` (the MobileNetV4 ridge-point presets) the "ms" are relative units: only
 ratios between layers or models mean something.
