@@ -35,14 +35,17 @@ def test_a_convolution_is_described_by_its_implicit_gemm():
     w = torch.empty(16, 3, 3, 3, device="meta")
     out = torch.empty(1, 16, 16, 16, device="meta")
     args = (x, w, None, [2, 2], [1, 1], [1, 1], False, [0, 0], 1)
-    # reduction Cin/groups*kh*kw = 27, 16 output channels, 16*16 output pixels, a 3x3 kernel, stride 2*2
-    assert costs.op_features("conv", aten.convolution, args, [out], 0, 0) == (27.0, 16.0, 256.0, 9.0, 4.0)
+    # reduction Cin/groups*kh*kw = 27, 16 output channels, 16*16 output pixels, a 3x3 kernel, stride 2*2, and the
+    # operands' age: without one, the call's own bytes (as in a loop)
+    assert costs.op_features("conv", aten.convolution, args, [out], 0, 1000) == (27.0, 16.0, 256.0, 9.0, 4.0, 1000.0)
+    assert costs.op_features("conv", aten.convolution, args, [out], 0, 1000, 5e7)[-1] == 5e7
     dw = torch.empty(16, 1, 5, 5, device="meta")
     x16 = torch.empty(2, 16, 8, 8, device="meta")
     out16 = torch.empty(2, 16, 8, 8, device="meta")
     dargs = (x16, dw, None, [1, 1], [2, 2], [1, 1], False, [0, 0], 16)
     # 16 channels, batch 2 x 8 x 8 output pixels, a 5x5 kernel, stride 1
-    assert costs.op_features("depthwise_conv", aten.convolution, dargs, [out16], 0, 0) == (16.0, 128.0, 25.0, 1.0)
+    assert costs.op_features("depthwise_conv", aten.convolution, dargs, [out16], 0, 64) == (16.0, 128.0, 25.0, 1.0,
+                                                                                              64.0)
 
 
 def test_matmuls_resizes_copies_and_pools_have_their_own_features():
@@ -57,8 +60,8 @@ def test_matmuls_resizes_copies_and_pools_have_their_own_features():
                              [up], 0, 64000) == (64000.0, 40.0)  # bytes, the output row length
     x = torch.empty(1, 8, 4, 4, device="meta")
     assert costs.op_features("copy", aten.cat, ([x, x], 1), [torch.empty(1, 16, 4, 4, device="meta")], 0, 1024) \
-        == (1024.0, 1.0)
-    assert costs.op_features("copy", aten.clone, (x.permute(0, 2, 3, 1),), [x], 0, 1024) == (1024.0, 2.0)  # strided
+        == (1024.0, 1.0, 1024.0)
+    assert costs.op_features("copy", aten.clone, (x.permute(0, 2, 3, 1),), [x], 0, 1024)[:2] == (1024.0, 2.0)
     assert costs.op_features("pooling", aten.max_pool2d_with_indices, (x, [5, 5], [1, 1], [2, 2]), [x], 0, 1024) \
         == (1024.0, 25.0)
     assert costs.op_features("elementwise", aten.silu, (x,), [x], 640, 1024) == (1024.0, 0.625)  # FLOPs per byte
@@ -74,7 +77,21 @@ def test_every_record_of_a_model_carries_the_features_its_class_names():
     for op in ops:
         assert len(op.features) == len(CLASS_FEATURES[op.op_class]), op
     conv = next(op for op in ops if op.op_class == "conv")
-    assert conv.features == (27.0, 8.0, 64.0, 9.0, 4.0)
+    assert conv.features[:5] == (27.0, 8.0, 64.0, 9.0, 4.0)
+
+
+def test_an_operands_age_is_what_the_forward_wrote_since_it():
+    class Join(nn.Module):
+        def forward(self, x):
+            y = x * 2.0  # 4 KiB written at 4 KiB (the input came first)
+            z = y + 1.0  # 4 KiB more
+            return torch.cat([z, x], 1)  # its oldest operand is the input: 12 KiB were written since
+
+    cat = [op for op in _records(nn.Sequential(Join()), (1, 1024)) if op.op == "cat"][0]
+    assert cat.features == (16384.0, 1.0, 12288.0)  # 8 KiB read + 8 KiB written, contiguous, 12 KiB old
+    # a weight was last read one forward ago: the forward's writes (input 3,072 B + conv output 2,048 B)
+    conv = _records(nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1, bias=False)), (1, 3, 16, 16))[0]
+    assert conv.features == (27.0, 8.0, 64.0, 9.0, 4.0, 5120.0)
 
 
 def test_every_calibration_kernel_is_described_like_a_models_op():
@@ -83,7 +100,7 @@ def test_every_calibration_kernel_is_described_like_a_models_op():
         where = cal.case_features(case)
         assert len(where) == len(CLASS_FEATURES[case.op_class]), case.label
     stem = next(c for c in cal.class_cases(["conv"]) if c.label == "conv 3->16 k3 s2 640x640")
-    assert cal.case_features(stem) == (27.0, 16.0, 320.0 * 320.0, 9.0, 4.0)
+    assert cal.case_features(stem) == (27.0, 16.0, 320.0 * 320.0, 9.0, 4.0, float(stem.bytes))  # in a loop
 
 
 def test_no_calibration_output_reaches_the_size_a_heap_stops_keeping():
@@ -121,9 +138,9 @@ def test_blend_weights_by_distance_in_log_space():
 
 def test_a_class_rate_blends_by_features_and_falls_back_to_bytes_then_its_one_figure():
     rate = ClassRate(1e11, 2e10, 0.0, "flops", ((1e6, 5e10),), CLASS_FEATURES["conv"],
-                     ((27.0, 16.0, 1e5, 9.0, 4.0, 1e10), (576.0, 64.0, 1600.0, 9.0, 1.0, 1.8e11)))
-    assert rate.rate_at(1e6, (27.0, 16.0, 1e5, 9.0, 4.0)) == pytest.approx((1e10, 2e10))  # the stem's own rate
-    assert rate.rate_at(1e6, (576.0, 64.0, 1600.0, 9.0, 1.0))[0] == pytest.approx(1.8e11, rel=1e-6)
+                     ((27.0, 16.0, 1e5, 9.0, 4.0, 1e6, 1e10), (576.0, 64.0, 1600.0, 9.0, 1.0, 1e6, 1.8e11)))
+    assert rate.rate_at(1e6, (27.0, 16.0, 1e5, 9.0, 4.0, 1e6)) == pytest.approx((1e10, 2e10))  # the stem's own
+    assert rate.rate_at(1e6, (576.0, 64.0, 1600.0, 9.0, 1.0, 1e6))[0] == pytest.approx(1.8e11, rel=1e-6)
     assert rate.rate_at(1e6) == pytest.approx((5e10, 2e10))  # an op without features: the size table
     plain = ClassRate(1e11, 2e10, 0.0, "flops", (), CLASS_FEATURES["conv"], rate.points)
     assert plain.rate_at(1e6) == (1e11, 2e10)  # neither: the class's one figure
@@ -183,7 +200,7 @@ def test_the_attention_sample_makes_its_score_matrices_fresh_at_640():
 
 # -------------------------------------------------------------------------------------------- the device file
 def test_a_device_file_round_trips_with_points_and_the_fresh_rate(tmp_path):
-    points = ((27.0, 16.0, 1e5, 9.0, 4.0, 1e10),)
+    points = ((27.0, 16.0, 1e5, 9.0, 4.0, 6.7e7, 1e10),)
     spec = DeviceSpec("hand", {"fp32": 1e12}, 1e11, "a test", fresh_bytes_per_s=2.5e9,
                       op_classes={"fp32": {"conv": ClassRate(1e11, 1e11, 4e-6, "flops", (), CLASS_FEATURES["conv"],
                                                              points)}})

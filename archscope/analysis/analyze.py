@@ -30,6 +30,7 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
     """
     import torch
 
+    from archscope.analysis import costs
     from archscope.analysis.conventions import ConventionCounter, ultralytics_suppresses_functional
     from archscope.analysis.liveness import LiveStorages
     from archscope.analysis.memory import live_bytes
@@ -68,6 +69,7 @@ def analyze(built: BuiltModel, *, dtype: str = "fp32", real: bool = False, legac
     with torch.no_grad(), routing, tracker, CountingMode(recorder, shape_only=not real):
         model.run(x, on_layer=on_layer)
 
+    recorder.ops = costs.settle_operand_ages(recorder.ops, live.written)  # weights: read a forward ago
     legacy_counts, proxy = _legacy_pass(model, built, device, real, conventions) if legacy else ({}, None)
 
     # ------------------------------------------------------------------ assemble

@@ -649,20 +649,44 @@ _POOLS = frozenset([aten.max_pool2d_with_indices, aten.max_pool2d, aten.avg_pool
                     aten.avg_pool1d, aten.max_pool3d_with_indices, aten.avg_pool3d])
 
 
+#: ``operand_age`` of a weight while the forward runs: one forward's writes, known only at its end
+#: (:func:`settle_operand_ages` puts it in).
+WEIGHT_AGE = -1.0
+
+
 def op_features(op_class: str, op: OpOverloadPacket, args: tuple | list, outs: list, flops: int,
-                nbytes: int) -> tuple[float, ...]:
+                nbytes: int, operand_age: float | None = None) -> tuple[float, ...]:
     """The shape features of one call (``vocab.CLASS_FEATURES[op_class]``, in that order), or () when the call's
     arguments do not have the shapes the features read (the roofline then blends its class by bytes alone).
 
     The same function names a calibration kernel's features (``devices.calibrate``), so a model's op and the
-    kernels measured for it are described alike."""
+    kernels measured for it are described alike. ``operand_age``: bytes written since the op's oldest operand was
+    (:data:`WEIGHT_AGE` for a weight; None: the op's own bytes, as in a loop that calls it again and again)."""
     try:
         values = _features(op_class, op, args, outs, flops, nbytes)
     except (AttributeError, IndexError, TypeError, ValueError):
         return ()
-    if values is None or len(values) != len(CLASS_FEATURES.get(op_class, ())):
+    names = CLASS_FEATURES.get(op_class, ())
+    if values is None:
         return ()
-    return tuple(float(max(v, 1e-3)) for v in values)
+    shaped = tuple(float(max(v, 1e-3)) for v in values)
+    if names and names[-1] == "operand_age":
+        age = float(nbytes if operand_age is None else operand_age)
+        shaped += (age if age == WEIGHT_AGE else max(age, 1.0),)
+    return shaped if len(shaped) == len(names) else ()
+
+
+def settle_operand_ages(ops: list, forward_bytes: int) -> list:
+    """``ops`` with every :data:`WEIGHT_AGE` replaced by ``forward_bytes``: a weight was last read one forward ago,
+    and a forward writes that many bytes."""
+    import dataclasses
+
+    out = []
+    for op in ops:
+        if op.features and op.features[-1] == WEIGHT_AGE:
+            op = dataclasses.replace(op, features=op.features[:-1] + (float(max(forward_bytes, 1)),))
+        out.append(op)
+    return out
 
 
 def _features(op_class: str, op: OpOverloadPacket, args, outs, flops: int, nbytes: int) -> tuple | None:

@@ -58,6 +58,8 @@ class LiveStorages:
     current: int = 0
     peak: PeakPoint = field(default_factory=PeakPoint)
     layer_peaks: dict[int, int] = field(default_factory=dict)  # layer -> the most bytes live while it ran
+    written: int = 0  # bytes of every storage made so far in this forward (the input's included): a clock
+    _born: dict[int, int] = field(default_factory=dict)  # id(storage) -> ``written`` when it was made
     _bytes: dict[int, int] = field(default_factory=dict)  # id(storage) -> bytes, while it is alive
     _element: dict[int, int] = field(default_factory=dict)  # id(storage) -> bytes per element
     _fixed: dict[int, int] = field(default_factory=dict)  # parameters' and buffers' bytes per element
@@ -109,6 +111,8 @@ class LiveStorages:
         itemsize = t.element_size() or 1
         n = s.nbytes() // itemsize * bpe
         self._bytes[key] = n
+        self._born[key] = self.written
+        self.written += n
         self._element[key] = bpe
         # a weak reference whose callback runs when the storage is freed (lighter than weakref.finalize)
         self._refs[key] = weakref.ref(s, partial(self._freed, key))
@@ -119,7 +123,27 @@ class LiveStorages:
             self.peak = PeakPoint(self.current, layer, path, op)
         return n if n >= FRESH_ALWAYS_BYTES else 0  # mapped from the OS and returned to it on every call
 
+    def operand_age(self, tensors, written_now: int | None = None) -> float:
+        """Bytes the forward wrote since the oldest of ``tensors`` was made (``written_now``: the clock to read it
+        at, default now); a weight or buffer counts as made one forward ago (``costs.WEIGHT_AGE`` until the forward
+        ends); a tensor made outside the counted forward, at its start."""
+        from archscope.analysis.costs import WEIGHT_AGE
+
+        now = self.written if written_now is None else written_now
+        oldest = None
+        for t in tensors:
+            s = _storage(t)
+            if s is None:
+                continue
+            key = id(s)
+            if key in self._fixed:
+                return WEIGHT_AGE
+            born = self._born.get(key, 0)
+            oldest = born if oldest is None else min(oldest, born)
+        return float(now - (oldest or 0)) if oldest is not None else float(now)
+
     def _freed(self, key: int, _ref: Any) -> None:
+        self._born.pop(key, None)
         self.current -= self._bytes.pop(key, 0)
         self._element.pop(key, None)
         self._refs.pop(key, None)

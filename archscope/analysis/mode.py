@@ -20,6 +20,7 @@ from archscope.analysis import costs
 from archscope.analysis.liveness import LiveStorages
 from archscope.analysis.records import OpRecord
 from archscope.build.meta import shape_rule_for
+from archscope.vocab import CLASS_FEATURES
 
 # ------------------------------------------------------------------------------------------ the mode
 
@@ -188,6 +189,10 @@ def _mark_prep(ops: list[OpRecord], index: int) -> None:
     ops[index] = replace(op, prep_bytes=op.bytes - op.score_bytes)
 
 
+#: The op classes whose features end in ``operand_age`` (vocab.CLASS_FEATURES).
+AGED = frozenset(c for c, names in CLASS_FEATURES.items() if names and names[-1] == "operand_age")
+
+
 class CountingMode(TorchDispatchMode):
     """Counts every ATen operator into a :class:`Recorder`; on meta, answers common operators from shapes.
 
@@ -220,11 +225,12 @@ class CountingMode(TorchDispatchMode):
         rec = self.recorder
         if rec.enabled:
             fresh = 0
+            clock = rec.live.written if rec.live is not None else 0  # before this op's outputs
             if rec.live is not None and info.allocates:
                 fresh = rec.live.created(tensors_in(out), info.name, rec.layer, rec.path, info.activation_product)
             counted = not info.free
             if counted:
-                self._count(info, args, kwargs, out, rec, fresh)
+                self._count(info, args, kwargs, out, rec, fresh, clock)
             if info.score or len(self._scores):
                 self._follow_scores(info, args, kwargs, out, rec, counted)
             if not info.activation_product and (info.free or info.kind in ("data", "other")):
@@ -305,7 +311,7 @@ class CountingMode(TorchDispatchMode):
             chain.charge(rec.ops, index, moved * _element_bytes(rec, first, bpe))
 
     @staticmethod
-    def _count(info: _OpInfo, args, kwargs, out, rec: Recorder, fresh: int = 0) -> None:
+    def _count(info: _OpInfo, args, kwargs, out, rec: Recorder, fresh: int = 0, clock: int = 0) -> None:
         outs = tensors_in(out)
         if info.first_only:
             outs = outs[:1]
@@ -334,8 +340,10 @@ class CountingMode(TorchDispatchMode):
                 written += elements(t) * size(t)
         shape = tuple(outs[0].shape) if info.score and outs else ()
         op_class = costs.op_class(info.packet, args) if info.by_call else info.op_class
-        features = costs.op_features(op_class, info.packet, args, outs, mac + other, read + written) if op_class \
-            else ()
+        features = ()
+        if op_class:
+            age = live.operand_age(tensors_in(args), clock) if live is not None and op_class in AGED else None
+            features = costs.op_features(op_class, info.packet, args, outs, mac + other, read + written, age)
         rec.ops.append(OpRecord(info.name, rec.layer, rec.path, mac, other, read, written, shape,
                                 info.activation_product, op_class=op_class, features=features, fresh_bytes=fresh))
         if info.functional and rec.functional_depth == 0:

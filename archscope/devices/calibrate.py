@@ -490,8 +490,8 @@ class ClassFit:
         return tuple(out)
 
     def to_rate(self, peak_flops: float, bandwidth: float) -> Any:
-        """The ClassRate of the device file: the driver's rate by shape (by size when no point has features), the
-        device's one figure for the other roof."""
+        """The ClassRate of the device file: the driver's rate by shape, and by size for ops whose shapes give no
+        features (a backward convolution, a fused attention kernel); the device's one figure for the other roof."""
         from archscope.devices.spec import ClassRate
         from archscope.vocab import CLASS_FEATURES
 
@@ -799,12 +799,18 @@ def settle_allocator(nbytes: int = (32 << 20) - (1 << 20)) -> None:
     del block
 
 
-def cache_evictor(nbytes: int = 64 << 20) -> Callable[[], None]:
-    """A call that writes ``nbytes`` (twice a large CPU's last-level cache), leaving nothing else in the caches."""
+#: The traffic a cold calibration call follows (:func:`measure_classes`): about half and twice a large CPU's
+#: last-level cache (32 MiB here), so the blend in ``operand_age`` sees where operands stop staying cached.
+EVICTIONS = (16 << 20, 64 << 20)
+
+
+def cache_evictor(most: int = max(EVICTIONS)) -> Callable[[int], None]:
+    """A call that writes its argument's worth of bytes (at most ``most``) of a buffer of its own, pushing that much
+    of everything else out of the caches."""
     import torch
 
-    junk = torch.empty(nbytes // 4)
-    return lambda: junk.fill_(1.0)
+    junk = torch.empty(most // 4)
+    return lambda nbytes: junk[: max(1, nbytes // 4)].fill_(1.0)
 
 
 def case_features(case: ClassCase) -> tuple[float, ...]:
@@ -861,17 +867,21 @@ def measure_classes(
     clock: Callable[[], float] = time.perf_counter,
     trials: int = 3,
     repeats: int = REPEATS,
-    evict: Callable[[], None] | None = None,
+    evict: Callable[[int], None] | None = None,
 ) -> ClassCalibration:
     """Time every case (one warm-up call, then the median of up to ``repeats x trials`` timed trials, as many as fit
     its equal share of ``seconds``) and fit each class (:func:`fit_class`). ``synchronize`` and ``clock`` exist so
     tests can fake the device and the time.
 
-    ``evict`` (CPU: :func:`cache_evictor`) pushes every cache line out; a case whose call is a :class:`ColdCall`
-    (the convolutions) is then timed one call at a time after ``evict()`` and its ``touch()``: in a network each
-    convolution's weights were last read a whole forward ago while its input was just written, and a hot loop,
-    which keeps both in cache, runs it 10-40 % faster than a network does (measured here: YOLO11n's convolutions at
-    640, 69.7 ms in hot loops, 88.5 ms in the forward, 85.6 ms timed this way)."""
+    ``evict`` (CPU: :func:`cache_evictor`) writes a given number of bytes through the caches. A case whose call is a
+    :class:`ColdCall` (convolutions, concatenations) is then also timed one call at a time after ``evict(n)`` for each
+    ``n`` of :data:`EVICTIONS` and its ``touch()``, each kept as a point whose ``operand_age`` is ``n`` (in the loop
+    it is the call's own bytes): in a network a convolution's weights were last read a forward ago, a neck's concat
+    reads a backbone feature written long before, and whether those still sit in the cache depends on how much the
+    forward wrote since. Measured here: YOLO11n's convolutions at 640 take 69.7 ms in hot loops, 88.5 ms in the
+    forward and 85.6 ms timed after 64 MiB; a concat of 1.2 MB takes 15 us in a loop, 20 us after 16 MiB, 52 us after
+    32 MiB.
+    """
     cases = list(cases)
     if not cases:
         raise ArchscopeError("no op-class calibration case to measure")
@@ -889,21 +899,26 @@ def measure_classes(
         # median, not best, of the trials: bench reports medians, and on a busy machine the best trial is a moment
         # the measured model seldom gets
         calls = max(1, repeats) * max(1, trials)
-        iters, trials_here = _plan(one, share, calls)
         touch = getattr(fn, "touch", None)
-        if evict is not None and touch is not None:
-            times = _cold_times(fn, touch, evict, synchronize, clock, share, calls)
-        else:
-            times = [time_best(fn, synchronize=synchronize, clock=clock, iters=iters, trials=1)
-                     for _ in range(trials_here)]
-        t = _median(times)
-        per_case[case.label] = t
-        if case.floor:
-            floors.setdefault(case.op_class, []).append(t)
-            continue
-        timed.setdefault(case.op_class, []).append((case.label, case.flops, case.bytes, t))
-        if where:
-            shapes.setdefault(case.op_class, {})[case.label] = where
+        aged = evict is not None and touch is not None
+        runs = [(case.label, None)] + ([(f"{case.label} after {e >> 20} MiB", e) for e in EVICTIONS] if aged else [])
+        for label, evicted in runs:
+            if evicted is None:  # in a loop: the operands of one call are the only bytes between two uses
+                iters, trials_here = _plan(one, share / len(runs), calls)
+                times = [time_best(fn, synchronize=synchronize, clock=clock, iters=iters, trials=1)
+                         for _ in range(trials_here)]
+            else:
+                times = _cold_times(fn, touch, lambda e=evicted: evict(e), synchronize, clock, share / len(runs),
+                                    calls)
+            t = _median(times)
+            per_case[label] = t
+            if case.floor:
+                floors.setdefault(case.op_class, []).append(t)
+                break
+            timed.setdefault(case.op_class, []).append((label, case.flops, case.bytes, t))
+            if where:
+                age = where[-1] if evicted is None else float(evicted)
+                shapes.setdefault(case.op_class, {})[label] = where[:-1] + (age,) if evicted else where
     fits = {}
     for op_class, points in timed.items():
         floor = floors.get(op_class)

@@ -40,7 +40,8 @@ class ClassRate:
     bytes_per_s: float
     overhead_s: float = 0.0
     driver: str = ""  # "flops" or "bytes": which rate ``points``/``by_size`` give; "" = no table
-    by_size: tuple[tuple[float, float], ...] = ()  # (bytes moved by one call, achieved driver rate), by bytes
+    # (bytes moved by one call, achieved driver rate) of each kernel: for ops without shape features
+    by_size: tuple[tuple[float, float], ...] = ()
     features: tuple[str, ...] = ()  # the names of each point's features (vocab.CLASS_FEATURES of the class)
     points: tuple[tuple[float, ...], ...] = ()  # (feature values..., achieved driver rate) of each kernel
 
