@@ -95,12 +95,21 @@ def test_an_operands_age_is_what_the_forward_wrote_since_it():
 
 
 def test_every_calibration_kernel_is_described_like_a_models_op():
-    """Each case's features come from the same function, on the operator its call dispatches."""
+    """Each case's written-out features are those the counting engine records for its call (as its FLOPs and
+    bytes are, tests/test_op_classes.py): the kernels and a model's ops are described alike."""
+    from archscope.analysis.mode import CountingMode, Recorder
+
     for case in cal.class_cases():
-        where = cal.case_features(case)
-        assert len(where) == len(CLASS_FEATURES[case.op_class]), case.label
+        recorder = Recorder(4)
+        call = case.make("meta")
+        with torch.no_grad(), CountingMode(recorder, shape_only=True):
+            call()
+        counted = [op for op in recorder.ops if op.op_class == case.op_class]
+        assert len(counted) == 1, case.label
+        assert counted[0].features == pytest.approx(case.features), case.label
+        assert len(case.features) == len(CLASS_FEATURES[case.op_class]), case.label
     stem = next(c for c in cal.class_cases(["conv"]) if c.label == "conv 3->16 k3 s2 640x640")
-    assert cal.case_features(stem) == (27.0, 16.0, 320.0 * 320.0, 9.0, 4.0, float(stem.bytes))  # in a loop
+    assert stem.features == (27.0, 16.0, 320.0 * 320.0, 9.0, 4.0, float(stem.bytes))  # in a loop: its own bytes
 
 
 def test_no_calibration_output_reaches_the_size_a_heap_stops_keeping():
@@ -251,3 +260,35 @@ def test_the_presets_price_no_fresh_memory():
     from archscope.devices.presets import PRESETS
 
     assert all(spec.fresh_bytes_per_s is None for spec in PRESETS.values())
+
+
+def test_a_cold_call_is_timed_in_a_loop_and_after_each_eviction():
+    """Three points per convolution or concat: in a loop (its operands' age = its own bytes) and after each of
+    EVICTIONS bytes of other traffic (that age); the fake call is slower the more was evicted before it."""
+
+    class Clock:
+        now = 0.0
+        evicted = 0
+
+        def __call__(self):
+            return self.now
+
+    clock = Clock()
+
+    def evict(nbytes: int) -> None:
+        clock.evicted = nbytes
+
+    def make(device):
+        def call():
+            clock.now += 1e-3 * (2.0 if clock.evicted >= 64 << 20 else 1.0)
+            clock.evicted = 0  # what the call reads is cached again
+
+        return cal.ColdCall(call, lambda: None)
+
+    case = cal.ClassCase("copy", "cat 2x64 40x40", 0, 819200, make, features=(819200.0, 1.0, 819200.0))
+    result = cal.measure_classes([case], 1.0, device="fake", clock=clock, evict=evict)
+    fit = result.fits["copy"]
+    labels = [label for label, *_ in fit.points]
+    assert labels == ["cat 2x64 40x40", "cat 2x64 40x40 after 16 MiB", "cat 2x64 40x40 after 64 MiB"]
+    assert [result.seconds[label] for label in labels] == pytest.approx([1e-3, 1e-3, 2e-3])
+    assert [fit.features[label][-1] for label in labels] == [819200.0, 16 << 20, 64 << 20]  # the operands' ages

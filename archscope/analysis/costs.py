@@ -681,7 +681,7 @@ def settle_operand_ages(ops: list, forward_bytes: int) -> list:
     and a forward writes that many bytes."""
     import dataclasses
 
-    out = []
+    out: list = []
     for op in ops:
         if op.features and op.features[-1] == WEIGHT_AGE:
             op = dataclasses.replace(op, features=op.features[:-1] + (float(max(forward_bytes, 1)),))
@@ -690,7 +690,9 @@ def settle_operand_ages(ops: list, forward_bytes: int) -> list:
 
 
 def _features(op_class: str, op: OpOverloadPacket, args, outs, flops: int, nbytes: int) -> tuple | None:
-    out = outs[0] if outs else None
+    if not outs:
+        return None
+    out: Any = outs[0]
     if op_class in ("conv", "depthwise_conv"):
         if op not in CLASS_BY_CALL or not (_is_tensor(args[1]) and _is_tensor(out)) or len(out.shape) < 3:
             return None
@@ -721,8 +723,8 @@ def _features(op_class: str, op: OpOverloadPacket, args, outs, flops: int, nbyte
     return None
 
 
-def _flat(args) -> list:
-    out = []
+def _flat(args) -> list[Any]:
+    out: list[Any] = []
     for a in args:
         if isinstance(a, (list, tuple)):
             out.extend(a)

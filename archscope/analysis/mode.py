@@ -340,7 +340,7 @@ class CountingMode(TorchDispatchMode):
                 written += elements(t) * size(t)
         shape = tuple(outs[0].shape) if info.score and outs else ()
         op_class = costs.op_class(info.packet, args) if info.by_call else info.op_class
-        features = ()
+        features: tuple[float, ...] = ()
         if op_class:
             age = live.operand_age(tensors_in(args), clock) if live is not None and op_class in AGED else None
             features = costs.op_features(op_class, info.packet, args, outs, mac + other, read + written, age)

@@ -23,12 +23,14 @@ stride; a matmul's M, K, N; an elementwise op's bytes and FLOPs per byte; ...), 
   the kernels most like the op decide.
 * ``overhead_c`` is the time of one tiny call of the class (``ClassCase.floor``: a 4x4 map), what any call costs from
   Python (3-6 us here); without one, the intercept of a straight line through the class's points (:func:`fit_line`).
-* Convolutions and concatenations are timed as a network runs them (:class:`ColdCall`): each call after every cache
-  was flushed and its (first) input read again, because in a forward a convolution's weights were last read a
-  forward ago and a neck's concat joins the layer before with a backbone feature written long before; hot loops,
-  which keep all of it in cache, run them 10-40 % (a concat up to 3x) faster than a model does. The other classes
-  run where a network finds their input, just written: in a loop. Before timing, the allocator is settled as a
-  forward leaves it (:func:`settle_allocator`), so no kernel's scratch buffer page-faults on every call.
+* Convolutions and concatenations read operands a network wrote long before (a weight: a forward ago; a neck's
+  backbone feature), from the cache or from memory depending on how much the forward wrote since: their features end
+  in ``operand_age``, those bytes, and each of their kernels is timed three ways (:class:`ColdCall`): in a loop (age:
+  its own bytes) and after 16 and 64 MiB of other traffic (:data:`EVICTIONS`) with its first input read again, as a
+  layer finds the tensor the layer before it wrote. Hot loops run them 10-40 % (a concat up to 3x) faster than a
+  forward at 640 px does; at 320 px, where a forward writes less than the cache holds, they do not. The other
+  classes read what the op before them wrote: a loop. Before timing, the allocator is settled as a forward leaves it
+  (:func:`settle_allocator`), so no kernel's scratch buffer page-faults on every call.
 * ``fresh`` is the op's fresh memory (``OpRecord.fresh_bytes``: outputs too large for a heap to keep, mapped anew
   on every call, see :mod:`archscope.analysis.liveness`; an attention layer's score matrices at 640 px), and
   ``fresh_bytes_per_s`` what writing such memory costs beyond a warm write (:func:`measure_fresh`: a page fault per
@@ -47,6 +49,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from archscope.devices.spec import DeviceSpec
@@ -441,11 +444,15 @@ class ClassCase:
     bytes: int
     make: Callable[[str], Callable[[], Any]]  # torch device -> the call to time
     floor: bool = False  # a tiny call: its time is the class's per-call overhead, not a rate
+    # its shape features (vocab.CLASS_FEATURES of its class), written out like flops and bytes; a test checks them
+    # against what the counting engine records for the same call (analysis.costs.op_features)
+    features: tuple[float, ...] = ()
 
 
 class ColdCall:
-    """A calibration call to time as a network runs it (:func:`measure_classes`): its weights and output buffer out
-    of every cache, its input just read (``touch``), as a layer finds the tensor the layer before it wrote."""
+    """A calibration call whose operands a network wrote long before (:func:`measure_classes` also times it after
+    other traffic has pushed them out of the caches); ``touch`` reads its first input again first, as a layer finds
+    the tensor the layer before it wrote."""
 
     def __init__(self, call: Callable[[], Any], touch: Callable[[], Any]):
         self.call, self.touch = call, touch
@@ -555,6 +562,16 @@ def class_rates(fits: Iterable[ClassFit], peak_flops: float, bandwidth: float) -
     return {f.op_class: f.to_rate(peak_flops, bandwidth) for f in fits}
 
 
+def _floats(*values: float) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
+
+
+def _per_byte(case: ClassCase) -> ClassCase:
+    """An elementwise, norm or softmax case with its features: its bytes and FLOPs per byte."""
+    case.features = _floats(case.bytes, case.flops / case.bytes)
+    return case
+
+
 def _conv_case(cin: int, cout: int, k: int, hw: int, stride: int = 1, depthwise: bool = False,
                floor: bool = False) -> ClassCase:
     groups = cin if depthwise else 1
@@ -572,7 +589,10 @@ def _conv_case(cin: int, cout: int, k: int, hw: int, stride: int = 1, depthwise:
         return ColdCall(lambda: torch.nn.functional.conv2d(x, w, None, stride, pad, 1, groups), x.sum)
 
     kind = "depthwise_conv" if depthwise else "conv"
-    return ClassCase(kind, f"{kind} {cin}->{cout} k{k} s{stride} {hw}x{hw}", flops, nbytes, make, floor)
+    shape = (cout, ho * ho, k * k, stride * stride) if depthwise else (cin * k * k, cout, ho * ho, k * k,
+                                                                        stride * stride)
+    return ClassCase(kind, f"{kind} {cin}->{cout} k{k} s{stride} {hw}x{hw}", flops, nbytes, make, floor,
+                     _floats(*shape, nbytes))
 
 
 def _mm_case(b: int, m: int, k: int, n: int, floor: bool = False) -> ClassCase:
@@ -585,7 +605,8 @@ def _mm_case(b: int, m: int, k: int, n: int, floor: bool = False) -> ClassCase:
         x, y = torch.randn(b, m, k, device=dev), torch.randn(b, k, n, device=dev)
         return (lambda: torch.bmm(x, y)) if b > 1 else (lambda: torch.mm(x[0], y[0]))
 
-    return ClassCase("matmul", f"{'bmm' if b > 1 else 'mm'} {b}x{m}x{k}x{n}", flops, nbytes, make, floor)
+    return ClassCase("matmul", f"{'bmm' if b > 1 else 'mm'} {b}x{m}x{k}x{n}", flops, nbytes, make, floor,
+                     _floats(b * m, k, n))
 
 
 def _norm_cases() -> list[ClassCase]:
@@ -598,7 +619,8 @@ def _norm_cases() -> list[ClassCase]:
             x, stats = torch.randn(1, c, hw, hw, device=dev), [torch.rand(c, device=dev) + 0.5 for _ in range(4)]
             return lambda: torch.nn.functional.batch_norm(x, stats[0], stats[1], stats[2], stats[3], False)
 
-        return ClassCase("softmax_norm", f"batch_norm {c} {hw}x{hw}", 2 * n, 4 * (2 * n + 4 * c), make, floor)
+        return _per_byte(ClassCase("softmax_norm", f"batch_norm {c} {hw}x{hw}", 2 * n, 4 * (2 * n + 4 * c), make,
+                                   floor))
 
     def softmax(b: int, lq: int, lk: int) -> ClassCase:
         n = b * lq * lk
@@ -609,7 +631,7 @@ def _norm_cases() -> list[ClassCase]:
             x = torch.randn(b, lq, lk, device=dev)
             return lambda: torch.softmax(x, -1)
 
-        return ClassCase("softmax_norm", f"softmax {b}x{lq}x{lk}", 5 * n, 8 * n, make)
+        return _per_byte(ClassCase("softmax_norm", f"softmax {b}x{lq}x{lk}", 5 * n, 8 * n, make))
 
     return [bn(8, 4, floor=True), bn(16, 160), bn(32, 160), bn(64, 80), bn(128, 40), bn(256, 20), bn(64, 10),
             bn(16, 320), bn(128, 80), softmax(4, 100, 100), softmax(4, 400, 400), softmax(2, 1600, 1600),
@@ -626,7 +648,7 @@ def _elementwise_cases() -> list[ClassCase]:
             x, fn = torch.randn(1, c, hw, hw, device=dev), getattr(torch.nn.functional, name)
             return lambda: fn(x)
 
-        return ClassCase("elementwise", f"{name} {c} {hw}x{hw}", flops * n, 8 * n, make, floor)
+        return _per_byte(ClassCase("elementwise", f"{name} {c} {hw}x{hw}", flops * n, 8 * n, make, floor))
 
     def add(c: int, hw: int) -> ClassCase:
         n = c * hw * hw
@@ -637,7 +659,7 @@ def _elementwise_cases() -> list[ClassCase]:
             x, y = torch.randn(1, c, hw, hw, device=dev), torch.randn(1, c, hw, hw, device=dev)
             return lambda: x + y
 
-        return ClassCase("elementwise", f"add {c} {hw}x{hw}", n, 12 * n, make)
+        return _per_byte(ClassCase("elementwise", f"add {c} {hw}x{hw}", n, 12 * n, make))
 
     def scale(c: int, hw: int) -> ClassCase:
         n = c * hw * hw
@@ -648,7 +670,7 @@ def _elementwise_cases() -> list[ClassCase]:
             x = torch.randn(1, c, hw, hw, device=dev)
             return lambda: x * 0.5
 
-        return ClassCase("elementwise", f"mul (scalar) {c} {hw}x{hw}", n, 8 * n, make)
+        return _per_byte(ClassCase("elementwise", f"mul (scalar) {c} {hw}x{hw}", n, 8 * n, make))
 
     return [unary("silu", 5, 4, 4, floor=True), unary("silu", 5, 16, 160), unary("silu", 5, 32, 160),
             unary("silu", 5, 64, 80), unary("silu", 5, 256, 20), unary("silu", 5, 64, 10), unary("silu", 5, 64, 160),
@@ -672,8 +694,9 @@ def _pool_cases() -> list[ClassCase]:
                 x = torch.nn.functional.max_pool2d(x, k, stride, pad)
             return lambda: torch.nn.functional.max_pool2d(x, k, stride, pad)
 
+        nbytes = 4 * (c * hw * hw + c * ho * ho)
         return ClassCase("pooling", f"max_pool k{k} s{stride} {c} {hw}x{hw}{' (pooled input)' if pooled else ''}",
-                         k * k * c * ho * ho, 4 * (c * hw * hw + c * ho * ho), make, floor)
+                         k * k * c * ho * ho, nbytes, make, floor, _floats(nbytes, k * k))
 
     k5 = [(64, 20), (128, 20), (64, 40), (32, 80), (256, 10)]
     return [pool(4, 4, 2, 2, floor=True), *(pool(c, hw, 5, 1) for c, hw in k5),
@@ -691,7 +714,9 @@ def _resize_cases() -> list[ClassCase]:
             x = torch.randn(1, c, hw, hw, device=dev)
             return lambda: torch.nn.functional.interpolate(x, scale_factor=2.0, mode="nearest")
 
-        return ClassCase("resize", f"upsample_nearest x2 {c} {hw}x{hw}", 0, 4 * (n_in + n_out), make, floor)
+        nbytes = 4 * (n_in + n_out)
+        return ClassCase("resize", f"upsample_nearest x2 {c} {hw}x{hw}", 0, nbytes, make, floor,
+                         _floats(nbytes, 2 * hw))
 
     return [nearest(4, 4, floor=True), nearest(256, 20), nearest(128, 40), nearest(64, 80), nearest(32, 20),
             nearest(64, 10), nearest(32, 80), nearest(512, 10), nearest(128, 20), nearest(16, 160)]
@@ -709,7 +734,7 @@ def _copy_cases() -> list[ClassCase]:
             # the layer before with a backbone feature, read back from memory
             return ColdCall(lambda: torch.cat(xs, 1), xs[0].sum)
 
-        return ClassCase("copy", f"cat {parts}x{c} {hw}x{hw}", 0, 8 * n, make, floor)
+        return ClassCase("copy", f"cat {parts}x{c} {hw}x{hw}", 0, 8 * n, make, floor, _floats(8 * n, 1, 8 * n))
 
     def permuted(c: int, hw: int) -> ClassCase:
         n = c * hw * hw
@@ -720,7 +745,7 @@ def _copy_cases() -> list[ClassCase]:
             x = torch.randn(1, c, hw, hw, device=dev).permute(0, 2, 3, 1)
             return lambda: x.contiguous()
 
-        return ClassCase("copy", f"clone (permuted) {c} {hw}x{hw}", 0, 8 * n, make)
+        return ClassCase("copy", f"clone (permuted) {c} {hw}x{hw}", 0, 8 * n, make, features=_floats(8 * n, 2, 8 * n))
 
     return [cat(2, 4, 4, floor=True), cat(2, 64, 40), cat(3, 32, 80), cat(2, 128, 20), cat(4, 16, 160),
             cat(2, 32, 160), cat(2, 64, 10), cat(2, 128, 80), permuted(64, 40), permuted(32, 160), permuted(256, 20),
@@ -810,39 +835,11 @@ def cache_evictor(most: int = max(EVICTIONS)) -> Callable[[int], None]:
     import torch
 
     junk = torch.empty(most // 4)
-    return lambda nbytes: junk[: max(1, nbytes // 4)].fill_(1.0)
 
+    def evict(nbytes: int) -> None:
+        junk[: max(1, nbytes // 4)].fill_(1.0)
 
-def case_features(case: ClassCase) -> tuple[float, ...]:
-    """The case's shape features as the counting engine names a model's op's (``analysis.costs.op_features`` of the
-    first operator of the case's class its call dispatches, run once on ``meta``); () when no operator of that class
-    runs (a fake call in a test) or its shapes give none."""
-    import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    from archscope.analysis import costs
-
-    found: list[tuple[float, ...]] = []
-
-    class Capture(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            out = func(*args, **(kwargs or {}))
-            packet = func.overloadpacket
-            if not found and costs.op_class(packet, args) == case.op_class:
-                outs = [t for t in (out if isinstance(out, (tuple, list)) else [out]) if isinstance(t, torch.Tensor)]
-                found.append(costs.op_features(case.op_class, packet, args, outs, case.flops, case.bytes))
-            return out
-
-    # tensors made and called outside inference mode, as the counting engine runs: there composite operators
-    # (conv2d, batch_norm) reach the dispatch mode decomposed into those a model's records name (convolution, ...)
-    with torch.inference_mode(False), torch.no_grad():
-        try:
-            fn = case.make("meta")
-            with Capture():
-                fn()
-        except Exception:  # noqa: BLE001 - a call meta cannot run (or a test's fake one): the case blends by bytes
-            return ()
-    return found[0] if found else ()
+    return evict
 
 
 @dataclass
@@ -892,7 +889,7 @@ def measure_classes(
     per_case: dict[str, float] = {}
     for i, case in enumerate(cases):
         share = max(deadline - clock(), 0.0) / (len(cases) - i)
-        where = case_features(case)
+        where = case.features
         fn = case.make(device)
         fn()  # first touch, kernel selection
         one = _time_once(fn, synchronize, clock)
@@ -900,16 +897,16 @@ def measure_classes(
         # the measured model seldom gets
         calls = max(1, repeats) * max(1, trials)
         touch = getattr(fn, "touch", None)
-        aged = evict is not None and touch is not None
-        runs = [(case.label, None)] + ([(f"{case.label} after {e >> 20} MiB", e) for e in EVICTIONS] if aged else [])
+        runs: list[tuple[str, int | None]] = [(case.label, None)]
+        if evict is not None and touch is not None:
+            runs += [(f"{case.label} after {e >> 20} MiB", e) for e in EVICTIONS]
         for label, evicted in runs:
-            if evicted is None:  # in a loop: the operands of one call are the only bytes between two uses
+            if evicted is None or evict is None or touch is None:  # a loop: one call's operands between two uses
                 iters, trials_here = _plan(one, share / len(runs), calls)
                 times = [time_best(fn, synchronize=synchronize, clock=clock, iters=iters, trials=1)
                          for _ in range(trials_here)]
             else:
-                times = _cold_times(fn, touch, lambda e=evicted: evict(e), synchronize, clock, share / len(runs),
-                                    calls)
+                times = _cold_times(fn, touch, partial(evict, evicted), synchronize, clock, share / len(runs), calls)
             t = _median(times)
             per_case[label] = t
             if case.floor:

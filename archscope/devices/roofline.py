@@ -86,7 +86,7 @@ def fresh_seconds(device: DeviceSpec, op: OpRecord, attention: str = "eager") ->
     without a calibrated ``fresh_bytes_per_s``, and 0 for the score matrices of fused attention (never in memory)."""
     rate = device.fresh_bytes_per_s
     fresh = getattr(op, "fresh_bytes", 0)
-    if not rate or not fresh or (attention == "fused" and getattr(op, "score_bytes", 0)):
+    if not rate or not fresh or (attention == "fused" and op.score_bytes):
         return 0.0
     return fresh / rate
 

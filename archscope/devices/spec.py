@@ -389,7 +389,7 @@ def _op_classes(raw: Any, err: Any) -> dict[str, dict[str, ClassRate]]:
                 raise err(f"{where}.{cls}.{bad} must be {limit} (got {entry[bad]!r})", "op_classes", str(raw_dtype))
             assert flops is not None and nbytes is not None and over is not None
             driver, sizes = entry.get("driver", ""), entry.get("by_size", [])
-            names, points = _points(entry, str(cls), where, lambda m: err(m, "op_classes", str(raw_dtype)))
+            names, points = _points(entry, str(cls), where, lambda m, d=str(raw_dtype): err(m, "op_classes", d))
             if (sizes or points) and driver not in ("flops", "bytes"):
                 raise err(f"{where}.{cls}.driver must be 'flops' or 'bytes' with a by_size table (got {driver!r})",
                           "op_classes", str(raw_dtype))

@@ -41,7 +41,7 @@ class _Tensors(TorchDispatchMode):
     def _should_skip_dynamo(cls) -> bool:  # as archscope.analysis.mode: keep torch._dynamo out
         return False
 
-    def __init__(self, on_op: Callable[[list[torch.Tensor]], None]):
+    def __init__(self, on_op: Callable[[list[torch.Tensor]], object]):
         super().__init__()
         self.on_op = on_op
 
