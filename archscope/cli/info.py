@@ -140,8 +140,7 @@ def calibrate(
     peaks = ", ".join(f"{d} {v / 1e9:.1f} GFLOP/s" for d, v in spec.peak_flops.items())
     typer.echo(f"{spec.name}: {peaks}, bandwidth {spec.bandwidth / 1e9:.1f} GB/s -> {', '.join(targets)}")
     for dtype, table in spec.op_classes.items():
-        typer.echo(f"op classes ({dtype}), the median of the kernels' rates (* drives the class; an op gets the rate "
-                   f"of the kernels most like it):")
+        typer.echo(f"op classes ({dtype}), the median of the kernels' rates (* drives the class):")
         for c, r in table.items():
             rates = sorted(rate for _, rate in r.by_size)
             mid = rates[len(rates) // 2] if rates else (r.flops_per_s if r.driver == "flops" else r.bytes_per_s)
@@ -150,8 +149,7 @@ def calibrate(
             typer.echo(f"  {c:<15} {flops / 1e9:8.3g} GFLOP/s{mark[0]} {nbytes / 1e9:7.3g} GB/s{mark[1]} "
                        f"+{r.overhead_s * 1e6:6.3g} us a call")
     if spec.fresh_bytes_per_s:
-        typer.echo(f"fresh memory (outputs of 32 MiB or more, mapped anew each call): "
-                   f"{spec.fresh_bytes_per_s / 1e9:.3g} GB/s beyond a warm write")
+        typer.echo(f"fresh memory (outputs of 32 MiB+): {spec.fresh_bytes_per_s / 1e9:.3g} GB/s beyond a warm write")
     if repeats > 1:
         spreads = ", ".join(f"{key} {result.spread(key):.0%}" for key in result.repeats)
         typer.echo(f"medians of {repeats} repeats; spread (max - min) / median: {spreads}")
