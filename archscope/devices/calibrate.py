@@ -913,9 +913,9 @@ def measure_classes(
                 floors.setdefault(case.op_class, []).append(t)
                 break
             timed.setdefault(case.op_class, []).append((label, case.flops, case.bytes, t))
-            if where:
-                age = where[-1] if evicted is None else float(evicted)
-                shapes.setdefault(case.op_class, {})[label] = where[:-1] + (age,) if evicted else where
+            if where:  # a cold point's operands are as old as the traffic before it
+                shapes.setdefault(case.op_class, {})[label] = where if evicted is None else (*where[:-1],
+                                                                                            float(evicted))
     fits = {}
     for op_class, points in timed.items():
         floor = floors.get(op_class)
